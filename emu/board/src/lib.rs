@@ -1,0 +1,1 @@
+//! The board: memory map, device tree, JSON VM config, boot.

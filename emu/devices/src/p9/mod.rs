@@ -1,0 +1,1 @@
+//! 9P2000.L server (in progress)

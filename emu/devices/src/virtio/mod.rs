@@ -1,0 +1,1 @@
+//! virtio-mmio and its devices (in progress)

@@ -1,0 +1,2 @@
+//! The RISC-V hart: decode, execute, CSRs, traps, MMU/TLB, FPU.
+pub mod fp;

@@ -1,0 +1,1 @@
+//! vfsync: the encrypted repository format, crypto and sync engine.
