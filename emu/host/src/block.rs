@@ -1,0 +1,1 @@
+//! File-backed block storage (in progress)
