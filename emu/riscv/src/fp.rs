@@ -2,10 +2,37 @@
 //! defines it (exact results, five rounding modes, fflags, NaN-boxing,
 //! canonical NaNs).
 //!
-//! INTERFACE (fixed, shared by the hart and the FPU; implementation in progress):
-//! the hart decodes the major opcode and hands every OP-FP, MADD, MSUB, NMSUB
+//! The hart decodes the major opcode and hands every OP-FP, MADD, MSUB, NMSUB
 //! and NMADD instruction to [`execute`]. Loads and stores (FLW/FLD/FSW/FSD and
 //! their compressed forms) and the mstatus.FS checks stay in the hart.
+//!
+//! Layout: this file decodes instructions and applies the RISC-V register
+//! conventions (NaN-boxing, rounding-mode selection, sign extension into rd);
+//! [`soft`] is the arithmetic itself, exact and integer-only (so it behaves
+//! identically on every host, WebAssembly included).
+//!
+//! Encodings accepted (RISC-V unprivileged ISA, chapters "F" and "D"); every
+//! other encoding in these major opcodes is [`FpOutcome::Illegal`]:
+//!
+//! | funct5 | instruction | rs2 | funct3 |
+//! |---|---|---|---|
+//! | 00000/00001/00010/00011 | fadd/fsub/fmul/fdiv | any | rm |
+//! | 01011 | fsqrt | 0 | rm |
+//! | 00100 | fsgnj/fsgnjn/fsgnjx | any | 0/1/2 |
+//! | 00101 | fmin/fmax | any | 0/1 |
+//! | 01000 | fcvt.s.d (fmt S) / fcvt.d.s (fmt D) | 1 / 0 | rm |
+//! | 10100 | fle/flt/feq | any | 0/1/2 |
+//! | 11000 | fcvt.{w,wu,l,lu}.fmt | 0..3 (2, 3 only RV64) | rm |
+//! | 11010 | fcvt.fmt.{w,wu,l,lu} | 0..3 (2, 3 only RV64) | rm |
+//! | 11100 | fmv.x.w / fmv.x.d (RV64), fclass | 0 | 0, 1 |
+//! | 11110 | fmv.w.x / fmv.d.x (RV64) | 0 | 0 |
+//!
+//! A rounding-mode field of 5 or 6, or DYN (7) while frm holds 5..7, is illegal
+//! for every instruction that has one, including the exact conversions.
+
+pub mod soft;
+
+use soft::{FmaOp, Format, IntType, Rm, F32, F64};
 
 /// The floating-point register file and fcsr.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,9 +57,235 @@ pub enum FpOutcome {
     WroteX(u64),
 }
 
+const OPC_MADD: u32 = 0b100_0011;
+const OPC_MSUB: u32 = 0b100_0111;
+const OPC_NMSUB: u32 = 0b100_1011;
+const OPC_NMADD: u32 = 0b100_1111;
+const OPC_OP_FP: u32 = 0b101_0011;
+
+/// Upper half of a NaN-boxed single.
+const BOX: u64 = 0xffff_ffff_0000_0000;
+
+/// The fields of an R-type or R4-type floating-point instruction.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    opcode: u32,
+    rd: usize,
+    funct3: u32,
+    rs1: usize,
+    rs2: usize,
+    rs3: usize,
+    fmt: u32,
+    funct5: u32,
+}
+
+impl Fields {
+    #[inline]
+    fn new(insn: u32) -> Fields {
+        Fields {
+            opcode: insn & 0x7f,
+            rd: ((insn >> 7) & 31) as usize,
+            funct3: (insn >> 12) & 7,
+            rs1: ((insn >> 15) & 31) as usize,
+            rs2: ((insn >> 20) & 31) as usize,
+            rs3: (insn >> 27) as usize,
+            fmt: (insn >> 25) & 3,
+            funct5: insn >> 27,
+        }
+    }
+}
+
+impl FpState {
+    /// Reads f[r] as an operand of format `f`: a binary32 operand that is not
+    /// properly NaN-boxed reads as the canonical NaN.
+    #[inline]
+    fn read(&self, f: Format, r: usize) -> u64 {
+        let v = self.f[r];
+        if f == F64 {
+            v
+        } else if v & BOX == BOX {
+            v & 0xffff_ffff
+        } else {
+            F32.canonical_nan()
+        }
+    }
+
+    /// Writes a result of format `f` to f[r], NaN-boxing binary32 values.
+    #[inline]
+    fn write(&mut self, f: Format, r: usize, v: u64) {
+        self.f[r] = if f == F64 { v } else { BOX | v };
+    }
+
+    /// The effective rounding mode for a rounding-mode field, or None if reserved.
+    #[inline]
+    fn rm(&self, field: u32) -> Option<Rm> {
+        if field == 7 {
+            Rm::from_bits(u32::from(self.frm))
+        } else {
+            Rm::from_bits(field)
+        }
+    }
+}
+
 /// Executes one floating-point computational instruction. `rs1` is the value of integer register
 /// rs1 (for conversions from integers and fmv.*.x); `xlen` is 32 or 64.
 pub fn execute(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32) -> FpOutcome {
-    let _ = (fp, insn, rs1, xlen);
-    FpOutcome::Illegal
+    let d = Fields::new(insn);
+    let f = match d.fmt {
+        0 => F32,
+        1 => F64,
+        _ => return FpOutcome::Illegal,
+    };
+    let mut fl = 0u8;
+    let out = match d.opcode {
+        OPC_MADD | OPC_MSUB | OPC_NMSUB | OPC_NMADD => {
+            let Some(rm) = fp.rm(d.funct3) else {
+                return FpOutcome::Illegal;
+            };
+            let op = match d.opcode {
+                OPC_MADD => FmaOp::Madd,
+                OPC_MSUB => FmaOp::Msub,
+                OPC_NMSUB => FmaOp::Nmsub,
+                _ => FmaOp::Nmadd,
+            };
+            let (a, b, c) = (fp.read(f, d.rs1), fp.read(f, d.rs2), fp.read(f, d.rs3));
+            let r = soft::fma(f, a, b, c, op, rm, &mut fl);
+            fp.write(f, d.rd, r);
+            FpOutcome::WroteF
+        }
+        OPC_OP_FP => match op_fp(fp, d, f, rs1, xlen, &mut fl) {
+            Some(o) => o,
+            None => return FpOutcome::Illegal,
+        },
+        _ => return FpOutcome::Illegal,
+    };
+    fp.fflags |= fl;
+    out
+}
+
+/// OP-FP; None means illegal (nothing has been written then).
+#[inline]
+fn op_fp(
+    fp: &mut FpState,
+    d: Fields,
+    f: Format,
+    rs1: u64,
+    xlen: u32,
+    fl: &mut u8,
+) -> Option<FpOutcome> {
+    let wrote_f = |fp: &mut FpState, v: u64| {
+        fp.write(f, d.rd, v);
+        Some(FpOutcome::WroteF)
+    };
+    match d.funct5 {
+        0b00000..=0b00011 => {
+            let rm = fp.rm(d.funct3)?;
+            let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
+            let r = match d.funct5 {
+                0b00000 => soft::add(f, a, b, rm, fl),
+                0b00001 => soft::sub(f, a, b, rm, fl),
+                0b00010 => soft::mul(f, a, b, rm, fl),
+                _ => soft::div(f, a, b, rm, fl),
+            };
+            wrote_f(fp, r)
+        }
+        0b01011 => {
+            if d.rs2 != 0 {
+                return None;
+            }
+            let rm = fp.rm(d.funct3)?;
+            let r = soft::sqrt(f, fp.read(f, d.rs1), rm, fl);
+            wrote_f(fp, r)
+        }
+        0b00100 => {
+            let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
+            let sign = if f == F64 { 1u64 << 63 } else { 1u64 << 31 };
+            let s = match d.funct3 {
+                0 => b & sign,
+                1 => !b & sign,
+                2 => (a ^ b) & sign,
+                _ => return None,
+            };
+            wrote_f(fp, (a & !sign) | s)
+        }
+        0b00101 => {
+            let max = match d.funct3 {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            let r = soft::min_max(f, fp.read(f, d.rs1), fp.read(f, d.rs2), max, fl);
+            wrote_f(fp, r)
+        }
+        0b01000 => {
+            // fcvt.s.d (fmt S, rs2 = 1) and fcvt.d.s (fmt D, rs2 = 0).
+            let from = match (f == F64, d.rs2) {
+                (false, 1) => F64,
+                (true, 0) => F32,
+                _ => return None,
+            };
+            let rm = fp.rm(d.funct3)?;
+            let r = soft::convert(from, f, fp.read(from, d.rs1), rm, fl);
+            wrote_f(fp, r)
+        }
+        0b10100 => {
+            let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
+            let r = match d.funct3 {
+                0 => soft::fle(f, a, b, fl),
+                1 => soft::flt(f, a, b, fl),
+                2 => soft::feq(f, a, b, fl),
+                _ => return None,
+            };
+            Some(FpOutcome::WroteX(r as u64))
+        }
+        0b11000 => {
+            let t = int_type(d.rs2, xlen)?;
+            let rm = fp.rm(d.funct3)?;
+            let r = soft::to_int(f, fp.read(f, d.rs1), t, rm, fl);
+            Some(FpOutcome::WroteX(r))
+        }
+        0b11010 => {
+            let t = int_type(d.rs2, xlen)?;
+            let rm = fp.rm(d.funct3)?;
+            let r = soft::from_int(f, rs1, t, rm, fl);
+            wrote_f(fp, r)
+        }
+        0b11100 => {
+            if d.rs2 != 0 {
+                return None;
+            }
+            match d.funct3 {
+                // fmv.x.w / fmv.x.d move raw bits: no NaN-box check (transfer operation).
+                0 if f == F32 => Some(FpOutcome::WroteX(fp.f[d.rs1] as u32 as i32 as i64 as u64)),
+                0 if xlen == 64 => Some(FpOutcome::WroteX(fp.f[d.rs1])),
+                1 => Some(FpOutcome::WroteX(soft::class(f, fp.read(f, d.rs1)))),
+                _ => None,
+            }
+        }
+        0b11110 => {
+            if d.rs2 != 0 || d.funct3 != 0 {
+                return None;
+            }
+            if f == F32 {
+                wrote_f(fp, rs1 & 0xffff_ffff)
+            } else if xlen == 64 {
+                wrote_f(fp, rs1)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The integer type selected by the rs2 field of fcvt; L and LU exist only on RV64.
+#[inline]
+fn int_type(rs2: usize, xlen: u32) -> Option<IntType> {
+    match (rs2, xlen) {
+        (0, _) => Some(IntType::I32),
+        (1, _) => Some(IntType::U32),
+        (2, 64) => Some(IntType::I64),
+        (3, 64) => Some(IntType::U64),
+        _ => None,
+    }
 }
