@@ -1,0 +1,1 @@
+//! 9P2000.L wire format (in progress).
