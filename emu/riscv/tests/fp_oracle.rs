@@ -214,6 +214,73 @@ fn host_product(fmt: u32, a: u64, b: u64) -> u64 {
     }
 }
 
+/// One of a few dozen values that matter most, so that combinations of them
+/// (inf * 0 + qNaN, -0 vs +0, conversion bounds) come up often.
+fn special_value(rng: &mut Rng, fmt: u32) -> u64 {
+    let (m, e) = geometry(fmt);
+    let bias = (1u64 << (e - 1)) - 1;
+    let emax = (1u64 << e) - 1;
+    let frac_mask = (1u64 << m) - 1;
+    let sign = (rng.next() & 1) << (m + e);
+    let pow2 = |k: u64| (bias + k) << m;
+    let v = rng.pick(&[
+        0,
+        emax << m,
+        (emax << m) | (1 << (m - 1)),
+        (emax << m) | 1,
+        (emax << m) | frac_mask,
+        1,
+        frac_mask,
+        1 << m,
+        ((emax - 1) << m) | frac_mask,
+        pow2(0),
+        pow2(0) | (1 << (m - 1)),
+        pow2(1) | (1 << (m - 2)),
+        pow2(1) | (1 << (m - 1)),
+        (bias - 1) << m,
+        pow2(31),
+        pow2(31) - 1,
+        pow2(32),
+        pow2(32) - 1,
+        pow2(63),
+        pow2(63) - 1,
+        pow2(64),
+        pow2(64) - 1,
+    ]);
+    sign | v
+}
+
+fn special_operand(rng: &mut Rng, fmt: u32) -> u64 {
+    let v = special_value(rng, fmt);
+    box_single(rng, fmt, v)
+}
+
+/// A fraction field close to all ones, or to zero, or random.
+fn edgy_frac(rng: &mut Rng, m: u32) -> u64 {
+    let frac_mask = (1u64 << m) - 1;
+    match rng.below(4) {
+        0 => frac_mask - rng.below(4),
+        1 => rng.below(4),
+        2 => frac_mask ^ (rng.next() & 0xff),
+        _ => rng.next() & frac_mask,
+    }
+}
+
+/// Operands whose product (`div == false`) or quotient lands next to the
+/// smallest normal number, where underflow and tininess-after-rounding decide.
+fn near_underflow(rng: &mut Rng, fmt: u32, div: bool) -> (u64, u64) {
+    let (m, e) = geometry(fmt);
+    let bias = (1i64 << (e - 1)) - 1;
+    let ea = 2 + rng.below((bias - 3) as u64) as i64; // biased, so the unbiased value is in [-bias + 2, -1]
+    let k = rng.below(4) as i64 - 1;
+    let eb = if div { ea + bias + k } else { bias - ea - k }.clamp(0, 2 * bias);
+    let sa = rng.next() & 1;
+    let sb = rng.next() & 1;
+    let a = (sa << (m + e)) | ((ea as u64) << m) | edgy_frac(rng, m);
+    let b = (sb << (m + e)) | ((eb as u64) << m) | edgy_frac(rng, m);
+    (a, b)
+}
+
 fn generate(rng: &mut Rng) -> Case {
     let fmt = rng.below(2) as u32;
     let sign_bit = if fmt == 0 { 1u64 << 31 } else { 1u64 << 63 };
@@ -222,9 +289,19 @@ fn generate(rng: &mut Rng) -> Case {
     let mut b = operand(rng, fmt);
     let mut c = operand(rng, fmt);
     let mut rs1 = int_operand(rng);
+    if rng.chance(20) {
+        a = special_operand(rng, fmt);
+        b = special_operand(rng, fmt);
+        c = special_operand(rng, fmt);
+    }
     let insn = match rng.below(25) {
         0..=7 => {
             let funct5 = rng.below(4) as u32;
+            if funct5 >= 2 && rng.chance(30) {
+                let (x, y) = near_underflow(rng, fmt, funct5 == 3);
+                a = box_single(rng, fmt, x);
+                b = box_single(rng, fmt, y);
+            }
             if rng.chance(25) {
                 // Near-cancellation: b close to +-a.
                 let raw = float_bits(rng, fmt) & (sign_bit - 1);
@@ -251,8 +328,13 @@ fn generate(rng: &mut Rng) -> Case {
         12 => r_type(0b01000, fmt, if fmt == 0 { 1 } else { 0 }, rm),
         13 => {
             if fmt == 0 {
-                // fcvt.s.d reads a double.
-                a = float_bits(rng, 1);
+                // fcvt.s.d reads a double; half the time one near the binary32 underflow threshold.
+                a = if rng.chance(50) {
+                    let exp = 1023 - 128 + rng.below(4);
+                    ((rng.next() & 1) << 63) | (exp << 52) | edgy_frac(rng, 52)
+                } else {
+                    float_bits(rng, 1)
+                };
             }
             r_type(0b01000, fmt, if fmt == 0 { 1 } else { 0 }, rm)
         }
@@ -280,6 +362,13 @@ fn generate(rng: &mut Rng) -> Case {
                 let delta = rng.below(3);
                 let q = p.wrapping_add(delta) ^ if rng.chance(50) { sign_bit } else { 0 };
                 c = box_single(rng, fmt, q & (sign_bit | (sign_bit - 1)));
+            } else if rng.chance(30) {
+                let (x, y) = near_underflow(rng, fmt, false);
+                a = box_single(rng, fmt, x);
+                b = box_single(rng, fmt, y);
+                let (m, _) = geometry(fmt);
+                let tiny = (rng.next() & sign_bit) | (rng.below(3) << m) | edgy_frac(rng, m);
+                c = box_single(rng, fmt, tiny);
             }
             r4_type(opcode, fmt, rm)
         }
