@@ -532,7 +532,7 @@ fn conversion_to_integer_saturates() {
     assert_eq!(x1(fcvt_to_int(D, 1, RNE), d(-0.9)), (0, NV));
     assert_eq!(x1(fcvt_to_int(D, 1, RNE), d(-0.0)), (0, 0));
     // 64-bit bounds: 2^63 is out of range for L, in range for LU; -2^63 is the L minimum.
-    let two63 = d(9.223_372_036_854_775_808e18);
+    let two63 = d(2f64.powi(63));
     assert_eq!(x1(fcvt_to_int(D, 2, RNE), two63), (i64::MAX as u64, NV));
     assert_eq!(x1(fcvt_to_int(D, 3, RNE), two63), (1 << 63, 0));
     assert_eq!(
@@ -569,7 +569,7 @@ fn conversion_from_integer_rounds() {
     );
     assert_eq!(
         from_x(fcvt_from_int(D, 2, RNE), i64::MIN as u64, 64),
-        (d(-9.223_372_036_854_775_808e18), 0)
+        (d(-(2f64.powi(63))), 0)
     );
     assert_eq!(
         from_x(fcvt_from_int(D, 3, RNE), u64::MAX, 64),
