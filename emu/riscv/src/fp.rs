@@ -30,6 +30,7 @@
 //! A rounding-mode field of 5 or 6, or DYN (7) while frm holds 5..7, is illegal
 //! for every instruction that has one, including the exact conversions.
 
+pub mod fast;
 pub mod soft;
 
 use soft::{FmaOp, Format, IntType, Rm, F32, F64};
@@ -181,12 +182,7 @@ fn op_fp(
         0b00000..=0b00011 => {
             let rm = fp.rm(d.funct3)?;
             let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
-            let r = match d.funct5 {
-                0b00000 => soft::add(f, a, b, rm, fl),
-                0b00001 => soft::sub(f, a, b, rm, fl),
-                0b00010 => soft::mul(f, a, b, rm, fl),
-                _ => soft::div(f, a, b, rm, fl),
-            };
+            let r = arith(f, d.funct5, a, b, rm, fl);
             wrote_f(fp, r)
         }
         0b01011 => {
@@ -194,7 +190,19 @@ fn op_fp(
                 return None;
             }
             let rm = fp.rm(d.funct3)?;
-            let r = soft::sqrt(f, fp.read(f, d.rs1), rm, fl);
+            let a = fp.read(f, d.rs1);
+            let fast = match (FAST_PATH && rm == Rm::Rne, f == F64) {
+                (false, _) => None,
+                (true, true) => fast::sqrt64(a),
+                (true, false) => fast::sqrt32(a),
+            };
+            let r = match fast {
+                Some((r, flags)) => {
+                    *fl |= flags;
+                    r
+                }
+                None => soft::sqrt(f, a, rm, fl),
+            };
             wrote_f(fp, r)
         }
         0b00100 => {
@@ -275,6 +283,43 @@ fn op_fp(
             }
         }
         _ => None,
+    }
+}
+
+/// Whether the host-FPU fast path ([`fast`]) is used: only on hosts whose
+/// binary64 arithmetic is IEEE 754 round-to-nearest-even without excess precision.
+const FAST_PATH: bool = cfg!(any(
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    target_arch = "wasm32",
+    target_arch = "riscv64"
+));
+
+/// fadd/fsub/fmul/fdiv (funct5 0..3): the fast path when it applies, else the exact soft path.
+#[inline]
+fn arith(f: Format, funct5: u32, a: u64, b: u64, rm: Rm, fl: &mut u8) -> u64 {
+    if FAST_PATH && rm == Rm::Rne {
+        let neg_b = if f == F64 { 1 << 63 } else { 1 << 31 };
+        let fast = match (funct5, f == F64) {
+            (0, true) => fast::add64(a, b),
+            (1, true) => fast::add64(a, b ^ neg_b),
+            (2, true) => fast::mul64(a, b),
+            (3, true) => fast::div64(a, b),
+            (0, false) => fast::add32(a, b),
+            (1, false) => fast::add32(a, b ^ neg_b),
+            (2, false) => fast::mul32(a, b),
+            _ => fast::div32(a, b),
+        };
+        if let Some((r, flags)) = fast {
+            *fl |= flags;
+            return r;
+        }
+    }
+    match funct5 {
+        0 => soft::add(f, a, b, rm, fl),
+        1 => soft::sub(f, a, b, rm, fl),
+        2 => soft::mul(f, a, b, rm, fl),
+        _ => soft::div(f, a, b, rm, fl),
     }
 }
 
