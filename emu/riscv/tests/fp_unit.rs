@@ -704,3 +704,68 @@ fn rv32_has_no_64_bit_integer_forms() {
     let r = run_full(fadd(D, RNE), [d(1.0), d(2.0), 0], 0, 0, 32);
     assert_eq!(r.f(), (d(3.0), 0));
 }
+
+#[test]
+fn operands_are_read_before_rd_is_written() {
+    // fadd.d f2, f2, f2 and fmadd.d f2, f2, f2, f2 (rd = rs1 = rs2 = rs3).
+    let fadd_self = (2 << 20) | (2 << 15) | (1 << 25) | (2 << 7) | 0x53;
+    let fmadd_self = (2 << 27) | (1 << 25) | (2 << 20) | (2 << 15) | (2 << 7) | 0x43;
+    let mut st = FpState::default();
+    st.f[2] = d(3.0);
+    assert_eq!(execute(&mut st, fadd_self, 0, 64), FpOutcome::WroteF);
+    assert_eq!(st.f[2], d(6.0));
+    assert_eq!(execute(&mut st, fmadd_self, 0, 64), FpOutcome::WroteF);
+    assert_eq!(st.f[2], d(42.0));
+    // Only rd changed.
+    assert!(st.f.iter().enumerate().all(|(i, &v)| i == 2 || v == 0));
+}
+
+/// Arbitrary instruction words and register contents never panic, and an
+/// illegal instruction leaves the state untouched (guest input is untrusted).
+#[test]
+fn arbitrary_words_never_panic() {
+    let mut x = 0x0123_4567_89ab_cdefu64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let opcodes = [0x43, 0x47, 0x4b, 0x4f, 0x53];
+    let mut legal = 0;
+    for i in 0..200_000u32 {
+        let word = (next() as u32 & !0x7f) | opcodes[(i % 5) as usize];
+        let mut st = FpState {
+            frm: (next() & 7) as u8,
+            fflags: (next() & 0x1f) as u8,
+            ..FpState::default()
+        };
+        for r in st.f.iter_mut() {
+            *r = match next() % 4 {
+                0 => 0xffff_ffff_0000_0000 | (next() & 0xffff_ffff),
+                _ => next(),
+            };
+        }
+        let before = st.clone();
+        let xlen = if i % 2 == 0 { 64 } else { 32 };
+        match execute(&mut st, word, next(), xlen) {
+            FpOutcome::Illegal => assert_eq!(st, before, "{word:#010x}"),
+            FpOutcome::WroteX(_) => {
+                legal += 1;
+                assert_eq!(st.f, before.f, "{word:#010x} wrote an f register");
+            }
+            FpOutcome::WroteF => {
+                legal += 1;
+                let rd = ((word >> 7) & 31) as usize;
+                for r in 0..32 {
+                    if r != rd {
+                        assert_eq!(st.f[r], before.f[r], "{word:#010x} wrote f{r}");
+                    }
+                }
+            }
+        }
+        assert_eq!(st.fflags & before.fflags, before.fflags, "flags are sticky");
+        assert_eq!(st.frm, before.frm);
+    }
+    assert!(legal > 10_000, "only {legal} legal words");
+}
