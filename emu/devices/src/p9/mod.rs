@@ -56,6 +56,7 @@
 mod fs;
 mod memfs;
 mod server;
+pub mod testing;
 pub mod wire;
 
 pub use fs::{

@@ -54,7 +54,7 @@ pub struct Completion {
 
 /// The longest name the server accepts in a path component.
 const NAME_MAX: usize = 255;
-/// The smallest encoded Rreaddir entry: qid[13] offset[8] type[1] name[2+].
+/// An encoded Rreaddir entry without its name: qid[13] offset[8] type[1] len[2].
 const MIN_DIRENT: usize = 24;
 /// "No user" in Tattach's n_uname.
 const NONUNAME: u32 = 0xffff_ffff;
@@ -599,7 +599,7 @@ impl<F: FileSystem> Server<F> {
             }
             Request::Readdir { fid, offset, count } => {
                 let room = self.io_limit(*count);
-                let max = room / MIN_DIRENT + 1;
+                let max = room / (MIN_DIRENT + 1) + 1;
                 let (fs, file) = self.open_file(*fid)?;
                 let entries = fs.readdir(file, *offset, max)?;
                 let mut w = Writer::new(msg::TREADDIR + 1, tag);
@@ -607,7 +607,7 @@ impl<F: FileSystem> Server<F> {
                 let mut used = 0usize;
                 for e in &entries {
                     let name = &e.name[..e.name.len().min(NAME_MAX)];
-                    let len = MIN_DIRENT - 1 + name.len();
+                    let len = MIN_DIRENT + name.len();
                     if used + len > room {
                         break;
                     }

@@ -592,3 +592,314 @@ impl Request {
         })
     }
 }
+
+impl Request {
+    /// Encodes the request as a message with `tag` (the client's side; used
+    /// by tests and tools). Strings longer than 65535 bytes are cut.
+    pub fn encode(&self, tag: u16) -> Vec<u8> {
+        let mut w = Writer::new(self.kind(), tag);
+        match self {
+            Request::Version { msize, version } => w.u32(*msize).str(version),
+            Request::Auth { afid } => w.u32(*afid).str(b"").str(b"").u32(NOFID),
+            Request::Attach {
+                fid,
+                afid,
+                uname,
+                aname,
+                n_uname,
+            } => w.u32(*fid).u32(*afid).str(uname).str(aname).u32(*n_uname),
+            Request::Flush { oldtag } => w.u16(*oldtag),
+            Request::Walk { fid, newfid, names } => {
+                w.u32(*fid)
+                    .u32(*newfid)
+                    .u16(names.len().min(u16::MAX as usize) as u16);
+                for n in names {
+                    w.str(n);
+                }
+                &mut w
+            }
+            Request::Lopen { fid, flags } => w.u32(*fid).u32(*flags),
+            Request::Lcreate {
+                fid,
+                name,
+                flags,
+                mode,
+                gid,
+            } => w.u32(*fid).str(name).u32(*flags).u32(*mode).u32(*gid),
+            Request::Read { fid, offset, count } => w.u32(*fid).u64(*offset).u32(*count),
+            Request::Write { fid, offset, data } => {
+                w.u32(*fid).u64(*offset).u32(data.len() as u32).bytes(data)
+            }
+            Request::Clunk { fid } | Request::Remove { fid } | Request::Statfs { fid } => {
+                w.u32(*fid)
+            }
+            Request::Readlink { fid } => w.u32(*fid),
+            Request::Symlink {
+                fid,
+                name,
+                target,
+                gid,
+            } => w.u32(*fid).str(name).str(target).u32(*gid),
+            Request::Mknod {
+                dfid,
+                name,
+                mode,
+                major,
+                minor,
+                gid,
+            } => w
+                .u32(*dfid)
+                .str(name)
+                .u32(*mode)
+                .u32(*major)
+                .u32(*minor)
+                .u32(*gid),
+            Request::Rename { fid, dfid, name } => w.u32(*fid).u32(*dfid).str(name),
+            Request::Getattr { fid, mask } => w.u32(*fid).u64(*mask),
+            Request::Setattr {
+                fid,
+                valid,
+                mode,
+                uid,
+                gid,
+                size,
+                atime,
+                mtime,
+            } => w
+                .u32(*fid)
+                .u32(*valid)
+                .u32(*mode)
+                .u32(*uid)
+                .u32(*gid)
+                .u64(*size)
+                .u64(atime.0)
+                .u64(atime.1)
+                .u64(mtime.0)
+                .u64(mtime.1),
+            Request::XattrWalk { fid, newfid, name } => w.u32(*fid).u32(*newfid).str(name),
+            Request::XattrCreate {
+                fid,
+                name,
+                size,
+                flags,
+            } => w.u32(*fid).str(name).u64(*size).u32(*flags),
+            Request::Readdir { fid, offset, count } => w.u32(*fid).u64(*offset).u32(*count),
+            Request::Fsync { fid, datasync } => w.u32(*fid).u32(*datasync),
+            Request::Lock { fid, lock } => w
+                .u32(*fid)
+                .u8(lock.kind)
+                .u32(lock.flags)
+                .u64(lock.start)
+                .u64(lock.length)
+                .u32(lock.proc_id)
+                .str(&lock.client_id),
+            Request::GetLock { fid, lock } => w
+                .u32(*fid)
+                .u8(lock.kind)
+                .u64(lock.start)
+                .u64(lock.length)
+                .u32(lock.proc_id)
+                .str(&lock.client_id),
+            Request::Link { dfid, fid, name } => w.u32(*dfid).u32(*fid).str(name),
+            Request::Mkdir {
+                dfid,
+                name,
+                mode,
+                gid,
+            } => w.u32(*dfid).str(name).u32(*mode).u32(*gid),
+            Request::Renameat {
+                olddirfid,
+                oldname,
+                newdirfid,
+                newname,
+            } => w.u32(*olddirfid).str(oldname).u32(*newdirfid).str(newname),
+            Request::Unlinkat { dfid, name, flags } => w.u32(*dfid).str(name).u32(*flags),
+        };
+        w.finish()
+    }
+
+    /// The message type of this request.
+    pub fn kind(&self) -> u8 {
+        use msg::*;
+        match self {
+            Request::Version { .. } => TVERSION,
+            Request::Auth { .. } => TAUTH,
+            Request::Attach { .. } => TATTACH,
+            Request::Flush { .. } => TFLUSH,
+            Request::Walk { .. } => TWALK,
+            Request::Lopen { .. } => TLOPEN,
+            Request::Lcreate { .. } => TLCREATE,
+            Request::Read { .. } => TREAD,
+            Request::Write { .. } => TWRITE,
+            Request::Clunk { .. } => TCLUNK,
+            Request::Remove { .. } => TREMOVE,
+            Request::Statfs { .. } => TSTATFS,
+            Request::Symlink { .. } => TSYMLINK,
+            Request::Mknod { .. } => TMKNOD,
+            Request::Rename { .. } => TRENAME,
+            Request::Readlink { .. } => TREADLINK,
+            Request::Getattr { .. } => TGETATTR,
+            Request::Setattr { .. } => TSETATTR,
+            Request::XattrWalk { .. } => TXATTRWALK,
+            Request::XattrCreate { .. } => TXATTRCREATE,
+            Request::Readdir { .. } => TREADDIR,
+            Request::Fsync { .. } => TFSYNC,
+            Request::Lock { .. } => TLOCK,
+            Request::GetLock { .. } => TGETLOCK,
+            Request::Link { .. } => TLINK,
+            Request::Mkdir { .. } => TMKDIR,
+            Request::Renameat { .. } => TRENAMEAT,
+            Request::Unlinkat { .. } => TUNLINKAT,
+        }
+    }
+}
+
+/// A decoded reply (the client's side; used by tests and tools).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Lerror(u32),
+    Version {
+        msize: u32,
+        version: Vec<u8>,
+    },
+    /// Rattach, Rmkdir, Rsymlink, Rmknod.
+    Qid(Qid),
+    Walk(Vec<Qid>),
+    /// Rlopen, Rlcreate.
+    Open {
+        qid: Qid,
+        iounit: u32,
+    },
+    /// Rread, Rreaddir (the raw data).
+    Data(Vec<u8>),
+    Write(u32),
+    Readlink(Vec<u8>),
+    Getattr {
+        valid: u64,
+        attr: super::fs::Attr,
+    },
+    Statfs(super::fs::StatFs),
+    Lock(u8),
+    GetLock {
+        kind: u8,
+        start: u64,
+        length: u64,
+        proc_id: u32,
+        client_id: Vec<u8>,
+    },
+    /// Any reply without a body (Rclunk, Rflush, Rsetattr, ...): its type.
+    Empty(u8),
+}
+
+impl Reply {
+    /// Decodes a reply message into its tag and body.
+    pub fn parse(bytes: &[u8]) -> Result<(u16, Reply), WireError> {
+        let header = peek_header(bytes).ok_or(WireError::NoHeader { have: bytes.len() })?;
+        let declared = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        if declared as usize != bytes.len() {
+            return Err(WireError::SizeMismatch {
+                declared,
+                actual: bytes.len(),
+            });
+        }
+        let mut r = Reader::new(&bytes[HEADER_LEN..]);
+        let k = header.kind;
+        let reply = match k.wrapping_sub(1) {
+            _ if k == msg::RLERROR => Reply::Lerror(r.u32()?),
+            msg::TVERSION => Reply::Version {
+                msize: r.u32()?,
+                version: r.str()?.to_vec(),
+            },
+            msg::TATTACH | msg::TMKDIR | msg::TSYMLINK | msg::TMKNOD => Reply::Qid(r.qid()?),
+            msg::TWALK => {
+                let n = r.u16()?;
+                let mut q = Vec::new();
+                for _ in 0..n {
+                    q.push(r.qid()?);
+                }
+                Reply::Walk(q)
+            }
+            msg::TLOPEN | msg::TLCREATE => Reply::Open {
+                qid: r.qid()?,
+                iounit: r.u32()?,
+            },
+            msg::TREAD | msg::TREADDIR => {
+                let n = r.u32()?;
+                Reply::Data(r.bytes(n as usize)?.to_vec())
+            }
+            msg::TWRITE => Reply::Write(r.u32()?),
+            msg::TREADLINK => Reply::Readlink(r.str()?.to_vec()),
+            msg::TGETATTR => {
+                let valid = r.u64()?;
+                let qid = r.qid()?;
+                let mut a = super::fs::Attr {
+                    qid,
+                    mode: r.u32()?,
+                    uid: r.u32()?,
+                    gid: r.u32()?,
+                    nlink: r.u64()?,
+                    rdev: r.u64()?,
+                    size: r.u64()?,
+                    blksize: r.u64()?,
+                    blocks: r.u64()?,
+                    ..Default::default()
+                };
+                let mut t = || -> Result<super::fs::Timespec, WireError> {
+                    Ok(super::fs::Timespec {
+                        sec: r.u64()?,
+                        nsec: r.u64()?,
+                    })
+                };
+                a.atime = t()?;
+                a.mtime = t()?;
+                a.ctime = t()?;
+                t()?;
+                r.u64()?;
+                r.u64()?;
+                Reply::Getattr { valid, attr: a }
+            }
+            msg::TSTATFS => Reply::Statfs(super::fs::StatFs {
+                fs_type: r.u32()?,
+                bsize: r.u32()?,
+                blocks: r.u64()?,
+                bfree: r.u64()?,
+                bavail: r.u64()?,
+                files: r.u64()?,
+                ffree: r.u64()?,
+                fsid: r.u64()?,
+                namelen: r.u32()?,
+            }),
+            msg::TLOCK => Reply::Lock(r.u8()?),
+            msg::TGETLOCK => Reply::GetLock {
+                kind: r.u8()?,
+                start: r.u64()?,
+                length: r.u64()?,
+                proc_id: r.u32()?,
+                client_id: r.str()?.to_vec(),
+            },
+            _ => Reply::Empty(k),
+        };
+        if r.remaining() != 0 {
+            return Err(WireError::Trailing {
+                kind: k,
+                extra: r.remaining(),
+            });
+        }
+        Ok((header.tag, reply))
+    }
+}
+
+/// Decodes the entries of an Rreaddir's data: (qid, offset, type, name).
+pub fn parse_dirents(data: &[u8]) -> Result<Vec<super::fs::DirEntry>, WireError> {
+    let mut r = Reader::new(data);
+    let mut out = Vec::new();
+    while r.remaining() > 0 {
+        out.push(super::fs::DirEntry {
+            qid: r.qid()?,
+            offset: r.u64()?,
+            kind: r.u8()?,
+            name: r.str()?.to_vec(),
+        });
+    }
+    Ok(out)
+}
