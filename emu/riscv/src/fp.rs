@@ -150,7 +150,7 @@ pub fn execute(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32) -> FpOutcome {
                 _ => FmaOp::Nmadd,
             };
             let (a, b, c) = (fp.read(f, d.rs1), fp.read(f, d.rs2), fp.read(f, d.rs3));
-            let r = soft::fma(f, a, b, c, op, rm, &mut fl);
+            let r = fused(f, a, b, c, op, rm, &mut fl);
             fp.write(f, d.rd, r);
             FpOutcome::WroteF
         }
@@ -321,6 +321,30 @@ fn arith(f: Format, funct5: u32, a: u64, b: u64, rm: Rm, fl: &mut u8) -> u64 {
         2 => soft::mul(f, a, b, rm, fl),
         _ => soft::div(f, a, b, rm, fl),
     }
+}
+
+/// The fused multiply-adds: the fast path when it applies, else the exact soft path.
+#[inline]
+fn fused(f: Format, a: u64, b: u64, c: u64, op: FmaOp, rm: Rm, fl: &mut u8) -> u64 {
+    if FAST_PATH && rm == Rm::Rne {
+        let sign = if f == F64 { 1 << 63 } else { 1 << 31 };
+        let (na, nc) = match op {
+            FmaOp::Madd => (0, 0),
+            FmaOp::Msub => (0, sign),
+            FmaOp::Nmsub => (sign, 0),
+            FmaOp::Nmadd => (sign, sign),
+        };
+        let fast = if f == F64 {
+            fast::fma64(a ^ na, b, c ^ nc)
+        } else {
+            fast::fma32(a ^ na, b, c ^ nc)
+        };
+        if let Some((r, flags)) = fast {
+            *fl |= flags;
+            return r;
+        }
+    }
+    soft::fma(f, a, b, c, op, rm, fl)
 }
 
 /// The integer type selected by the rs2 field of fcvt; L and LU exist only on RV64.

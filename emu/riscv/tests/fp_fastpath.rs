@@ -5,7 +5,7 @@
 //! near-cancelling sums. `VF_FP_FAST_CASES` sets the number of operand pairs.
 
 use vf_riscv::fp::fast;
-use vf_riscv::fp::soft::{self, Format, Rm, F32, F64};
+use vf_riscv::fp::soft::{self, FmaOp, Format, Rm, F32, F64};
 
 struct Rng(u64);
 
@@ -78,10 +78,12 @@ fn run(f: Format, wide: i64, edge: i64, seed: u64) {
         (fast::add32, fast::mul32, fast::div32)
     };
     let sqrt: fn(u64) -> Option<(u64, u8)> = if f == F64 { fast::sqrt64 } else { fast::sqrt32 };
+    let fma: fn(u64, u64, u64) -> Option<(u64, u8)> =
+        if f == F64 { fast::fma64 } else { fast::fma32 };
     let sign = 1u64 << (f.mant + f.exp_bits);
     let mut rng = Rng(seed);
     let n = cases();
-    let mut hits = [0u64; 4];
+    let mut hits = [0u64; 5];
     for i in 0..n {
         let a = operand(&mut rng, f, wide, edge);
         let mut b = operand(&mut rng, f, wide, edge);
@@ -108,6 +110,20 @@ fn run(f: Format, wide: i64, edge: i64, seed: u64) {
                 );
             }
         }
+        // Fused multiply-add, with an addend that often nearly cancels the product.
+        let c = if i % 2 == 0 {
+            let mut fl = 0;
+            let p = soft::mul(f, a, b, Rm::Rne, &mut fl);
+            (p.wrapping_add(rng.below(7)).wrapping_sub(3) & (sign | (sign - 1))) ^ sign
+        } else {
+            operand(&mut rng, f, wide, edge)
+        };
+        if let Some((r, flags)) = fma(a, b, c) {
+            hits[4] += 1;
+            let mut fl = 0;
+            let want = soft::fma(f, a, b, c, FmaOp::Madd, Rm::Rne, &mut fl);
+            assert_eq!((r, flags), (want, fl), "fma({a:#x}, {b:#x}, {c:#x})");
+        }
         if let Some((r, flags)) = sqrt(a) {
             hits[3] += 1;
             let mut fl = 0;
@@ -119,9 +135,9 @@ fn run(f: Format, wide: i64, edge: i64, seed: u64) {
         }
     }
     // The fast path must actually have been exercised on a large share of the cases.
-    for (h, name) in hits.iter().zip(["add", "mul", "div", "sqrt"]) {
+    for (h, name) in hits.iter().zip(["add", "mul", "div", "sqrt", "fma"]) {
         assert!(
-            *h > n / 8,
+            *h > n / 20,
             "{name}: only {h} of {n} cases took the fast path"
         );
     }

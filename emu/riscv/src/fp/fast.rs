@@ -173,3 +173,49 @@ pub fn sqrt32(a: u64) -> Option<(u64, u8)> {
     let (bits, r) = round32(x.sqrt());
     Some((bits, flag(r * r != x))) // r * r is exact in binary64
 }
+
+/// binary64 a * b + c under RNE, only when the product a * b is exact in
+/// binary64 (then the fused result is the correctly rounded sum). Inexact
+/// products return `None`: a correctly rounded three-term sum is left to `soft`.
+#[inline]
+pub fn fma64(a: u64, b: u64, c: u64) -> Option<(u64, u8)> {
+    if !(moderate64(a) && moderate64(b) && moderate64(c)) {
+        return None;
+    }
+    let (p, e) = two_product(f64::from_bits(a), f64::from_bits(b));
+    if e != 0.0 {
+        return None;
+    }
+    // p is a multiple of 2^-904 and c of 2^-452: the sum is zero or normal.
+    let (s, err) = two_sum(p, f64::from_bits(c));
+    Some((s.to_bits(), flag(err != 0.0)))
+}
+
+/// binary32 a * b + c under RNE. The product is exact in binary64 and TwoSum
+/// gives the exact sum as s + err; s rounds to the same binary32 as the exact
+/// sum unless s is exactly halfway between two binary32 values and err != 0,
+/// in which case s is first moved one binary64 ulp towards err.
+#[inline]
+pub fn fma32(a: u64, b: u64, c: u64) -> Option<(u64, u8)> {
+    if !(moderate32(a) && moderate32(b) && moderate32(c)) {
+        return None;
+    }
+    let p = f32_as_f64(a) * f32_as_f64(b);
+    let (s, err) = two_sum(p, f32_as_f64(c));
+    if s != 0.0 && s.abs() < f64::from(f32::MIN_POSITIVE) * 2.0 {
+        return None; // possibly subnormal in binary32: underflow rules apply
+    }
+    let mut s_adj = s;
+    let low = s.to_bits() & ((1 << 29) - 1);
+    if err != 0.0 && low == 1 << 28 {
+        // Away from zero if err has the sign of s, else towards zero.
+        let bits = s.to_bits();
+        s_adj = f64::from_bits(if (err > 0.0) == (s > 0.0) {
+            bits + 1
+        } else {
+            bits - 1
+        });
+    }
+    let (bits, back) = round32(s_adj);
+    Some((bits, flag(err != 0.0 || back != s)))
+}
