@@ -17,14 +17,19 @@ use std::rc::Rc;
 
 use virtio_drivers::device::blk::VirtIOBlk;
 use virtio_drivers::device::console::{Size, VirtIOConsole};
+use virtio_drivers::device::rng::VirtIORng;
+use virtio_drivers::device::virtio_9p::VirtIO9p;
 use virtio_drivers::transport::{DeviceStatus, DeviceType, InterruptStatus, Transport};
 use virtio_drivers::{BufferDirection, Error, Hal, PhysAddr, PAGE_SIZE};
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use vf_devices::memory::{GuestAddress, GuestMemory, MemoryError};
+use vf_devices::p9::{Config, MemFs};
 use vf_devices::virtio::blk::{Blk, MemBlock};
 use vf_devices::virtio::console::Console;
 use vf_devices::virtio::mmio::reg;
+use vf_devices::virtio::p9::P9;
+use vf_devices::virtio::rng::{EntropyError, EntropySource, Rng, MAX_BYTES_PER_REQUEST};
 use vf_devices::virtio::{VirtioDevice, VirtioMmio, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC};
 use vf_devices::MmioDevice;
 
@@ -485,4 +490,72 @@ fn virtio_drivers_console_send_receive_resize() {
 
     drv.emergency_write(b'!').unwrap();
     assert_eq!(dev.borrow().device().backend().last(), Some(&b'!'));
+}
+
+/// A deterministic "entropy" stream for the test.
+struct Counter(u8);
+
+impl EntropySource for Counter {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+        for b in buf {
+            *b = self.0;
+            self.0 = self.0.wrapping_add(1);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn virtio_drivers_rng() {
+    let dev = Rc::new(RefCell::new(VirtioMmio::new(Rng::new(Counter(0)))));
+    let mut drv = VirtIORng::<TestHal, _>::new(TestTransport { dev: dev.clone() }).unwrap();
+    let mut buf = [0u8; 300];
+    assert_eq!(drv.request_entropy(&mut buf).unwrap(), 300);
+    assert!(buf.iter().enumerate().all(|(i, &b)| b == i as u8));
+    // One request never gets more than the cap.
+    let mut big = vec![0u8; MAX_BYTES_PER_REQUEST as usize * 2];
+    assert_eq!(
+        drv.request_entropy(&mut big).unwrap(),
+        MAX_BYTES_PER_REQUEST as usize
+    );
+}
+
+/// A 9P message: size[4] type[1] tag[2] body.
+fn p9_msg(kind: u8, tag: u16, body: &[u8]) -> Vec<u8> {
+    let mut m = (7 + body.len() as u32).to_le_bytes().to_vec();
+    m.push(kind);
+    m.extend_from_slice(&tag.to_le_bytes());
+    m.extend_from_slice(body);
+    m
+}
+
+#[test]
+fn virtio_drivers_9p() {
+    let p9 = P9::new(MemFs::new(), Config::default(), "vfsync-home").unwrap();
+    let dev = Rc::new(RefCell::new(VirtioMmio::new(p9)));
+    let mut drv = VirtIO9p::<TestHal, _>::new(TestTransport { dev: dev.clone() }).unwrap();
+    assert_eq!(drv.mount_tag(), "vfsync-home");
+    // Tversion: msize 8192, "9P2000.L".
+    let mut body = 8192u32.to_le_bytes().to_vec();
+    body.extend_from_slice(&8u16.to_le_bytes());
+    body.extend_from_slice(b"9P2000.L");
+    let mut resp = [0u8; 256];
+    let n = drv.request(&p9_msg(100, 0xffff, &body), &mut resp).unwrap() as usize;
+    assert_eq!(resp[4], 101, "Rversion");
+    assert_eq!(&resp[n - 8..n], b"9P2000.L");
+    // Tattach fid 0 with no afid, then Tstatfs on it.
+    let mut body = 0u32.to_le_bytes().to_vec();
+    body.extend_from_slice(&u32::MAX.to_le_bytes());
+    body.extend_from_slice(&[4, 0, b'r', b'o', b'o', b't', 0, 0]);
+    body.extend_from_slice(&0u32.to_le_bytes());
+    drv.request(&p9_msg(104, 1, &body), &mut resp).unwrap();
+    assert_eq!((resp[4], resp[5]), (105, 1), "Rattach");
+    drv.request(&p9_msg(8, 2, &0u32.to_le_bytes()), &mut resp)
+        .unwrap();
+    assert_eq!((resp[4], resp[5]), (9, 2), "Rstatfs");
+    // A fid that was never attached gets Rlerror.
+    drv.request(&p9_msg(8, 3, &7u32.to_le_bytes()), &mut resp)
+        .unwrap();
+    assert_eq!((resp[4], resp[5]), (7, 3), "Rlerror");
+    assert_eq!(dev.borrow().device().stats().replies, 4);
 }
