@@ -230,3 +230,54 @@ fn event_idx_used_event_and_avail_event() {
     }
     assert_eq!(qs[1].take_used(&mem).len(), 3);
 }
+
+#[test]
+fn devices_behind_one_object_safe_trait() {
+    use vf_devices::virtio::rng::{EntropyError, EntropySource, Rng};
+    use vf_devices::virtio::VirtioTransport;
+    struct Ones;
+    impl EntropySource for Ones {
+        fn fill(&mut self, buf: &mut [u8]) -> Result<(), EntropyError> {
+            buf.fill(1);
+            Ok(())
+        }
+    }
+    let mut mem = ram();
+    let mut devs: Vec<Box<dyn VirtioTransport>> = vec![
+        Box::new(blk()),
+        Box::new(VirtioMmio::new(Console::new(Vec::new()))),
+        Box::new(VirtioMmio::new(Rng::new(Ones))),
+    ];
+    let ids: Vec<u32> = devs.iter().map(|d| d.device_id()).collect();
+    assert_eq!(ids, [2, 3, 4]);
+    // Bring the entropy device up by registers alone, then post a buffer.
+    let d = &mut devs[2];
+    let w = |d: &mut Box<dyn VirtioTransport>, off: u64, v: u64| assert!(d.write(off, 4, v));
+    w(d, reg::STATUS, 3);
+    w(d, reg::DRIVER_FEATURES_SEL, 1);
+    w(d, reg::DRIVER_FEATURES, 1); // VERSION_1
+    w(d, reg::STATUS, 11);
+    let mut q = MockQueue::new(RAM_BASE, 4);
+    for (off, v) in [
+        (reg::QUEUE_NUM, 4),
+        (reg::QUEUE_DESC_LOW, q.desc),
+        (reg::QUEUE_DRIVER_LOW, q.avail),
+        (reg::QUEUE_DEVICE_LOW, q.used),
+        (reg::QUEUE_READY, 1),
+    ] {
+        w(d, off, v & 0xffff_ffff);
+    }
+    w(d, reg::STATUS, 15);
+    let h = q.add_chain(&mut mem, &[(DATA_BASE, 8, true)]);
+    q.publish(&mut mem, h);
+    w(d, reg::QUEUE_NOTIFY, 0);
+    assert!(d.has_notification());
+    d.poll_dyn(&mut mem);
+    assert!(!d.has_notification());
+    assert!(d.irq_level());
+    assert_eq!(q.take_used(&mem), vec![(u32::from(h), 8)]);
+    assert_eq!(
+        mem.read_u64(GuestAddress(DATA_BASE)).unwrap(),
+        0x0101_0101_0101_0101
+    );
+}

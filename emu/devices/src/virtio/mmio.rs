@@ -428,3 +428,32 @@ impl<D: VirtioDevice> MmioDevice for VirtioMmio<D> {
         true
     }
 }
+
+/// An object-safe view of any [`VirtioMmio`], for a board that keeps its
+/// virtio devices in one list (`Vec<Box<dyn VirtioTransport>>`). MMIO
+/// accesses go through the [`MmioDevice`] supertrait.
+pub trait VirtioTransport: MmioDevice {
+    /// The virtio device id.
+    fn device_id(&self) -> u32;
+    /// [`VirtioMmio::poll`] with dynamically dispatched memory.
+    fn poll_dyn(&mut self, mem: &mut dyn GuestMemory);
+    /// [`VirtioMmio::irq_level`].
+    fn irq_level(&self) -> bool;
+    /// [`VirtioMmio::has_notification`].
+    fn has_notification(&self) -> bool;
+}
+
+impl<D: VirtioDevice> VirtioTransport for VirtioMmio<D> {
+    fn device_id(&self) -> u32 {
+        self.device.device_id()
+    }
+    fn poll_dyn(&mut self, mem: &mut dyn GuestMemory) {
+        self.poll(mem);
+    }
+    fn irq_level(&self) -> bool {
+        VirtioMmio::irq_level(self)
+    }
+    fn has_notification(&self) -> bool {
+        VirtioMmio::has_notification(self)
+    }
+}
