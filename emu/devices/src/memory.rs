@@ -184,19 +184,83 @@ impl RamRegion {
         &mut self.bytes
     }
 
-    /// The host index range of `len` bytes at `addr`, checked.
     fn range(&self, addr: GuestAddress, len: u64) -> Result<std::ops::Range<usize>> {
-        let end = addr
-            .checked_add(len)
-            .ok_or(MemoryError::Overflow { addr, len })?;
-        let bad = MemoryError::OutOfRange { addr, len };
-        let start = addr.checked_offset_from(self.base).ok_or(bad)?;
-        let end = end.checked_offset_from(self.base).ok_or(bad)?;
-        if end > self.size() {
-            return Err(bad);
+        region_range(self.base, self.bytes.len(), addr, len)
+    }
+}
+
+/// The index range of `len` bytes at `addr` in a region of `size` bytes at
+/// `base`, checked.
+fn region_range(
+    base: GuestAddress,
+    size: usize,
+    addr: GuestAddress,
+    len: u64,
+) -> Result<std::ops::Range<usize>> {
+    let end = addr
+        .checked_add(len)
+        .ok_or(MemoryError::Overflow { addr, len })?;
+    let bad = MemoryError::OutOfRange { addr, len };
+    let start = addr.checked_offset_from(base).ok_or(bad)?;
+    let end = end.checked_offset_from(base).ok_or(bad)?;
+    if end > size as u64 {
+        return Err(bad);
+    }
+    // Both fit in usize: they are at most the slice length.
+    Ok(start as usize..end as usize)
+}
+
+/// Guest RAM borrowed from its owner (e.g. the hart's RAM buffer) for the
+/// duration of a device poll. It records the span of guest addresses
+/// written, so the owner can invalidate anything it caches about those
+/// bytes (decoded instructions, reservations).
+#[derive(Debug)]
+pub struct SliceMemory<'a> {
+    base: GuestAddress,
+    bytes: &'a mut [u8],
+    dirty: Option<(u64, u64)>,
+}
+
+impl<'a> SliceMemory<'a> {
+    /// `bytes` as guest RAM starting at `base`.
+    pub fn new(base: GuestAddress, bytes: &'a mut [u8]) -> SliceMemory<'a> {
+        SliceMemory {
+            base,
+            bytes,
+            dirty: None,
         }
-        // Both fit in usize: they are at most the slice length.
-        Ok(start as usize..end as usize)
+    }
+
+    /// The smallest span `(first address, length)` covering every write so
+    /// far, or `None` if nothing was written.
+    pub fn dirty(&self) -> Option<(GuestAddress, u64)> {
+        self.dirty.map(|(lo, hi)| (GuestAddress(lo), hi - lo))
+    }
+}
+
+impl GuestMemory for SliceMemory<'_> {
+    fn read(&self, addr: GuestAddress, buf: &mut [u8]) -> Result<()> {
+        let r = region_range(self.base, self.bytes.len(), addr, buf.len() as u64)?;
+        buf.copy_from_slice(&self.bytes[r]);
+        Ok(())
+    }
+
+    fn write(&mut self, addr: GuestAddress, buf: &[u8]) -> Result<()> {
+        let r = region_range(self.base, self.bytes.len(), addr, buf.len() as u64)?;
+        self.bytes[r].copy_from_slice(buf);
+        if !buf.is_empty() {
+            // In range, so `addr + len` does not overflow.
+            let (lo, hi) = (addr.0, addr.0 + buf.len() as u64);
+            self.dirty = Some(match self.dirty {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_range(&self, addr: GuestAddress, len: u64) -> Result<()> {
+        region_range(self.base, self.bytes.len(), addr, len).map(|_| ())
     }
 }
 
@@ -280,5 +344,22 @@ mod tests {
         );
         assert!(ram.check_range(GuestAddress(0x1000), 0x101).is_err());
         assert!(RamRegion::new(GuestAddress(u64::MAX), 2).is_none());
+    }
+
+    #[test]
+    fn slice_memory_checks_and_tracks_writes() {
+        let mut backing = vec![0u8; 0x100];
+        let mut m = SliceMemory::new(GuestAddress(0x1000), &mut backing);
+        assert_eq!(m.dirty(), None);
+        m.write_u32(GuestAddress(0x1010), 7).unwrap();
+        m.write_u16(GuestAddress(0x1080), 9).unwrap();
+        assert_eq!(m.dirty(), Some((GuestAddress(0x1010), 0x72)));
+        assert_eq!(m.read_u32(GuestAddress(0x1010)).unwrap(), 7);
+        assert!(m.write_u32(GuestAddress(0x10fe), 1).is_err());
+        assert!(m.read_u16(GuestAddress(0xfff)).is_err());
+        // A failed write leaves the dirty span alone.
+        assert_eq!(m.dirty(), Some((GuestAddress(0x1010), 0x72)));
+        drop(m);
+        assert_eq!(backing[0x80], 9);
     }
 }
