@@ -5,7 +5,10 @@
  *   csrrs/csrrc with a non-x0 rs1 holding zero as a read (no illegal-
  *   instruction trap on a read-only CSR), and mishandles the instret
  *   overflow corner case (notes/references.md); without -icount its
- *   minstret counts host time, not instructions.
+ *   minstret counts host time, not instructions; it reports a misaligned
+ *   AMO as a load-address-misaligned exception (and an AMO access fault
+ *   as a load access fault) and lets a misaligned SC
+ *   without a reservation fail without an exception.
  */
 #include "test.h"
 
@@ -52,6 +55,33 @@ TEST_MAIN
   csrr a0, minstreth
   TEST_EQ 8, a0, 1
 #endif
+  /* ---- a misaligned AMO raises a store/AMO exception */
+  la s0, fp_scratch
+  addi a1, s0, 2
+  .irp op, amoswap.w, amoadd.w, amoxor.w, amoand.w, amoor.w, amomin.w, amomax.w, amominu.w, amomaxu.w
+  EXPECT_TRAP
+  \op a0, a2, (a1)
+  CHECK_TRAP2 9, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS
+  .endr
+  EXPECT_TRAP
+  sc.w a0, a2, (a1)
+  CHECK_TRAP2 10, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS
+#if XLEN == 64
+  addi a1, s0, 4
+  EXPECT_TRAP
+  amoadd.d a0, a2, (a1)
+  CHECK_TRAP2 11, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS
+  EXPECT_TRAP
+  sc.d a0, a2, (a1)
+  CHECK_TRAP2 12, CAUSE_MISALIGNED_STORE, CAUSE_STORE_ACCESS
+#endif
+
+  /* an AMO to nowhere is a store/AMO access fault */
+  li a1, UNMAPPED_ADDR
+  EXPECT_TRAP
+  amoadd.w a0, a0, (a1)
+  CHECK_TRAP 13, CAUSE_STORE_ACCESS
+
   /* ---- minstret counts instructions exactly */
   /* mcycle / minstret are writable in M-mode */
   csrw minstret, zero

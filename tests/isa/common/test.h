@@ -189,6 +189,66 @@
 .Lok\@:
 .endm
 
+/* Check that the armed trap happened with one of two causes (where the
+ * specification leaves the choice to the implementation). */
+.macro CHECK_TRAP2 n, cause1, cause2
+  li gp, \n
+  la t6, trap_info
+  LREG t5, TI_EXPECT(t6)
+  bnez t5, .Lbad\@
+  LREG t5, TI_CAUSE(t6)
+  li t6, \cause1
+  beq t5, t6, .Lok\@
+  li t6, \cause2
+  beq t5, t6, .Lok\@
+.Lbad\@:
+  j fail
+.Lok\@:
+.endm
+
+/* Same with three allowed causes. */
+.macro CHECK_TRAP3 n, cause1, cause2, cause3
+  li gp, \n
+  la t6, trap_info
+  LREG t5, TI_EXPECT(t6)
+  bnez t5, .Lbad\@
+  LREG t5, TI_CAUSE(t6)
+  li t6, \cause1
+  beq t5, t6, .Lok\@
+  li t6, \cause2
+  beq t5, t6, .Lok\@
+  li t6, \cause3
+  beq t5, t6, .Lok\@
+.Lbad\@:
+  j fail
+.Lok\@:
+.endm
+
+/* Check that the recorded tval is either `reg` or zero (both allowed). */
+.macro CHECK_TVAL_OR_0 n, reg
+  li gp, \n
+  la t6, trap_info
+  LREG t6, TI_TVAL(t6)
+  beqz t6, .Lok\@
+  beq t6, \reg, .Lok\@
+  j fail
+.Lok\@:
+.endm
+
+/* Check the recorded xstatus field (mstatus or sstatus at trap time):
+ * (status >> shift) & mask == val. */
+.macro CHECK_STATUS n, shift, mask, val
+  li gp, \n
+  la t6, trap_info
+  LREG t6, TI_STATUS(t6)
+  srli t6, t6, \shift
+  andi t6, t6, \mask
+  li t5, \val
+  beq t6, t5, .Lok\@
+  j fail
+.Lok\@:
+.endm
+
 /* Check the recorded tval / epc against a register. */
 .macro CHECK_TVAL n, reg
   li gp, \n
