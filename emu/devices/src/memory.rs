@@ -359,7 +359,6 @@ mod tests {
         assert!(m.read_u16(GuestAddress(0xfff)).is_err());
         // A failed write leaves the dirty span alone.
         assert_eq!(m.dirty(), Some((GuestAddress(0x1010), 0x72)));
-        drop(m);
         assert_eq!(backing[0x80], 9);
     }
 }
