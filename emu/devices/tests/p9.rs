@@ -335,3 +335,85 @@ fn mem_clear_used(mem: &mut RamRegion, q: &MockQueue) {
     mem.write_u16(GuestAddress(q.used + 2), 0).unwrap();
     mem.write_u16(GuestAddress(q.avail + 2), 0).unwrap();
 }
+
+/// Linux's zero-copy requests split a message over several buffers: the
+/// Twrite payload in readable pages after the header, the Rread payload in
+/// writable pages after an 11-byte header buffer.
+#[test]
+fn messages_split_across_segments() {
+    let mut r = Rig::new();
+    r.send(&tversion(), 256);
+    r.send(&tattach(1, 1), 256);
+    // Twalk fid 1 -> fid 2 (clone), Tlcreate "f" on fid 2.
+    let mut walk = 1u32.to_le_bytes().to_vec();
+    walk.extend(2u32.to_le_bytes());
+    walk.extend(0u16.to_le_bytes());
+    let (_, at) = r.send(&msg(110, 3, &walk), 256);
+    assert_eq!(r.reply(at), (111, 3));
+    let mut create = 2u32.to_le_bytes().to_vec();
+    create.extend(s(b"f"));
+    create.extend(2u32.to_le_bytes()); // O_RDWR
+    create.extend(0o644u32.to_le_bytes());
+    create.extend(0u32.to_le_bytes());
+    let (_, at) = r.send(&msg(14, 4, &create), 256);
+    assert_eq!(r.reply(at), (15, 4));
+
+    // Twrite of 6000 bytes: header in one buffer, payload in two.
+    let payload: Vec<u8> = (0..6000u32).map(|i| (i % 253) as u8).collect();
+    let mut hdr = 2u32.to_le_bytes().to_vec();
+    hdr.extend(0u64.to_le_bytes());
+    hdr.extend((payload.len() as u32).to_le_bytes());
+    let mut twrite = msg(118, 5, &hdr);
+    let total = twrite.len() + payload.len();
+    twrite[..4].copy_from_slice(&(total as u32).to_le_bytes());
+    let base = DATA_BASE + 0x10_0000;
+    r.mem.write(GuestAddress(base), &twrite).unwrap();
+    r.mem
+        .write(GuestAddress(base + 0x1000), &payload[..4000])
+        .unwrap();
+    r.mem
+        .write(GuestAddress(base + 0x3000), &payload[4000..])
+        .unwrap();
+    let reply = base + 0x5000;
+    let h = r.q.add_chain(
+        &mut r.mem,
+        &[
+            (base, twrite.len() as u32, false),
+            (base + 0x1000, 4000, false),
+            (base + 0x3000, 2000, false),
+            (reply, 64, true),
+        ],
+    );
+    r.q.publish(&mut r.mem, h);
+    r.q.take_used(&r.mem);
+    kick(&mut r.dev, &mut r.mem, 0);
+    assert_eq!(r.q.take_used(&r.mem), vec![(u32::from(h), 11)]);
+    assert_eq!(r.reply(reply), (119, 5)); // Rwrite
+    assert_eq!(r.mem.read_u32(GuestAddress(reply + 7)).unwrap(), 6000);
+
+    // Tread of 6000 bytes into an 11-byte header buffer and two pages.
+    let mut tread = 2u32.to_le_bytes().to_vec();
+    tread.extend(0u64.to_le_bytes());
+    tread.extend(6000u32.to_le_bytes());
+    let tread = msg(116, 6, &tread);
+    let (rq, rh, p1, p2) = (base + 0x8000, base + 0x9000, base + 0xa000, base + 0xc000);
+    r.mem.write(GuestAddress(rq), &tread).unwrap();
+    let h = r.q.add_chain(
+        &mut r.mem,
+        &[
+            (rq, tread.len() as u32, false),
+            (rh, 11, true),
+            (p1, 4096, true),
+            (p2, 4096, true),
+        ],
+    );
+    r.q.publish(&mut r.mem, h);
+    kick(&mut r.dev, &mut r.mem, 0);
+    assert_eq!(r.q.take_used(&r.mem), vec![(u32::from(h), 11 + 6000)]);
+    assert_eq!(r.reply(rh), (117, 6)); // Rread
+    assert_eq!(r.mem.read_u32(GuestAddress(rh + 7)).unwrap(), 6000);
+    let mut got = vec![0u8; 6000];
+    r.mem.read(GuestAddress(p1), &mut got[..4096]).unwrap();
+    r.mem.read(GuestAddress(p2), &mut got[4096..]).unwrap();
+    assert_eq!(got, payload);
+}
