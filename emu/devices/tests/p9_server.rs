@@ -1,9 +1,9 @@
 //! The 9P2000.L server against the in-memory backend: every message,
 //! deferred completion and Tflush, and malformed input.
 
-use vf_devices::p9::testing::{conformance, Deferring, Session, ROOT};
+use vf_devices::p9::testing::{conformance, fuzz, random_request, Deferring, Rng, Session, ROOT};
 use vf_devices::p9::wire::{msg, Reply, Request, NOFID};
-use vf_devices::p9::{open_flags, Config, Errno, Handled, MemFs, Server};
+use vf_devices::p9::{open_flags, Config, Errno, Handled, MemFs};
 
 #[test]
 fn conformance_memfs() {
@@ -264,228 +264,61 @@ fn malformed_headers_get_errors() {
     assert!(s.mkdir(ROOT, &"n".repeat(255), 0o755).is_ok());
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// A random but plausible request: right type, mostly small fids, names
-/// from a tiny alphabet, so that many of them succeed and build state.
-fn random_request(rng: &mut Rng) -> Request {
-    let fid = |r: &mut Rng| r.below(8) as u32;
-    let name = |r: &mut Rng| -> Vec<u8> {
-        let names: [&[u8]; 7] = [b"a", b"b", b"..", b".", b"c/d", b"", b"long"];
-        names[r.below(7) as usize].to_vec()
-    };
-    match rng.below(20) {
-        0 => Request::Walk {
-            fid: fid(rng),
-            newfid: fid(rng),
-            names: (0..rng.below(4)).map(|_| name(rng)).collect(),
-        },
-        1 => Request::Lopen {
-            fid: fid(rng),
-            flags: rng.below(4) as u32 | (rng.below(2) as u32 * 0o1000),
-        },
-        2 => Request::Lcreate {
-            fid: fid(rng),
-            name: name(rng),
-            flags: 2,
-            mode: 0o644,
-            gid: 0,
-        },
-        3 => Request::Read {
-            fid: fid(rng),
-            offset: rng.below(100),
-            count: rng.next() as u32,
-        },
-        4 => Request::Write {
-            fid: fid(rng),
-            offset: rng.below(1 << 20),
-            data: vec![7; rng.below(300) as usize],
-        },
-        5 => Request::Clunk { fid: fid(rng) },
-        6 => Request::Mkdir {
-            dfid: fid(rng),
-            name: name(rng),
-            mode: 0o755,
-            gid: 0,
-        },
-        7 => Request::Readdir {
-            fid: fid(rng),
-            offset: rng.below(8),
-            count: rng.below(200) as u32,
-        },
-        8 => Request::Renameat {
-            olddirfid: fid(rng),
-            oldname: name(rng),
-            newdirfid: fid(rng),
-            newname: name(rng),
-        },
-        9 => Request::Unlinkat {
-            dfid: fid(rng),
-            name: name(rng),
-            flags: if rng.below(2) == 0 { 0 } else { 0x200 },
-        },
-        10 => Request::Symlink {
-            fid: fid(rng),
-            name: name(rng),
-            target: name(rng),
-            gid: 0,
-        },
-        11 => Request::Link {
-            dfid: fid(rng),
-            fid: fid(rng),
-            name: name(rng),
-        },
-        12 => Request::Rename {
-            fid: fid(rng),
-            dfid: fid(rng),
-            name: name(rng),
-        },
-        13 => Request::Remove { fid: fid(rng) },
-        14 => Request::Setattr {
-            fid: fid(rng),
-            valid: rng.next() as u32 & 0x1ff,
-            mode: 0o600,
-            uid: 0,
-            gid: 0,
-            size: rng.below(5000),
-            atime: (1, 2),
-            mtime: (3, rng.below(2_000_000_000)),
-        },
-        15 => Request::Getattr {
-            fid: fid(rng),
-            mask: 0x7ff,
-        },
-        16 => Request::Readlink { fid: fid(rng) },
-        17 => Request::Flush {
-            oldtag: rng.below(4) as u16,
-        },
-        18 => Request::Mknod {
-            dfid: fid(rng),
-            name: name(rng),
-            mode: rng.next() as u32,
-            major: 1,
-            minor: 2,
-            gid: 0,
-        },
-        _ => Request::Fsync {
-            fid: fid(rng),
-            datasync: 0,
-        },
-    }
-}
-
 #[test]
 fn randomized_messages_never_panic() {
-    for seed in 1..=300u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-        let fs = Deferring::new(MemFs::with_capacity(1 << 20), (seed % 3) as u32);
-        let mut server = Server::new(
-            fs,
-            Config {
-                max_msize: 8192,
-                max_fids: 6,
-                max_pending: 4,
-            },
-        );
-        let mut outstanding = std::collections::HashSet::new();
-        for step in 0..200u64 {
-            let tag = rng.below(6) as u16;
-            let mut bytes = if step == 0 {
-                Request::Version {
-                    msize: 8192,
-                    version: b"9P2000.L".to_vec(),
-                }
-                .encode(0xffff)
-            } else if step == 1 {
-                Request::Attach {
-                    fid: 0,
-                    afid: NOFID,
-                    uname: vec![],
-                    aname: vec![],
-                    n_uname: 0,
-                }
-                .encode(tag)
-            } else {
-                random_request(&mut rng).encode(tag)
-            };
-            // Corrupt some messages: flip bytes, cut, extend, or fix the size after.
-            match rng.below(6) {
-                0 if bytes.len() > 4 => {
-                    let i = rng.below(bytes.len() as u64) as usize;
-                    bytes[i] = rng.next() as u8;
-                }
-                1 => bytes.truncate(rng.below(bytes.len() as u64 + 1) as usize),
-                2 => {
-                    let cut = rng.below(bytes.len() as u64 + 1) as usize;
-                    bytes.truncate(cut.max(4));
-                    let n = bytes.len() as u32;
-                    bytes[..4].copy_from_slice(&n.to_le_bytes());
-                }
-                _ => {}
-            }
-            match server.handle(step, &bytes) {
-                Handled::Reply(r) => {
-                    assert!(
-                        r.len() <= 8192,
-                        "seed {seed} step {step}: reply of {} bytes",
-                        r.len()
-                    );
-                    Reply::parse(&r).unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
-                }
-                Handled::Pending => {
-                    outstanding.insert(step);
-                }
-            }
-            if rng.below(3) == 0 {
-                for c in server.poll() {
-                    assert!(
-                        outstanding.remove(&c.token),
-                        "seed {seed}: completion for {}",
-                        c.token
-                    );
-                    if let Some(r) = c.reply {
-                        assert!(r.len() <= 8192);
-                        Reply::parse(&r).unwrap();
-                    }
-                }
-            }
-        }
-        for _ in 0..20 {
-            for c in server.poll() {
-                assert!(
-                    outstanding.remove(&c.token),
-                    "seed {seed}: stray completion"
-                );
-            }
-        }
-        assert!(
-            outstanding.is_empty(),
-            "seed {seed}: {} requests never completed",
-            outstanding.len()
-        );
-        assert!(server.fid_count() <= 6);
-    }
+    // 300 seeds x 200 messages, a third of them corrupted, against a
+    // backend that defers some operations.
+    fuzz(
+        |seed| Deferring::new(MemFs::with_capacity(1 << 20), (seed % 3) as u32),
+        1..=300,
+        200,
+    );
 }
 
 #[test]
 fn requests_round_trip_through_the_parser() {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for _ in 0..2000 {
         let req = random_request(&mut rng);
         let bytes = req.encode(3);
         let (h, parsed) = Request::parse(&bytes, 1 << 20).unwrap();
         assert_eq!((h.tag, h.kind, parsed), (3, req.kind(), req));
     }
+}
+
+#[test]
+fn reset_forgets_fids_and_parked_requests() {
+    let mut s = deferring(10);
+    let read = Request::Read {
+        fid: 1,
+        offset: 0,
+        count: 10,
+    }
+    .encode(3);
+    assert_eq!(s.server.handle(1, &read), Handled::Pending);
+    s.server.reset();
+    assert_eq!(
+        (s.server.pending(), s.server.fid_count(), s.server.msize()),
+        (0, 0, 0)
+    );
+    assert!(
+        s.server.poll().is_empty(),
+        "no completions for a dead queue"
+    );
+    assert_eq!(s.getattr(ROOT), Err(Errno::EPROTO.0), "Tversion first");
+    s.server.fs_mut().set_delay(0);
+    s.call(Request::Version {
+        msize: 8192,
+        version: b"9P2000.L".to_vec(),
+    })
+    .unwrap();
+    s.call(Request::Attach {
+        fid: 0,
+        afid: NOFID,
+        uname: vec![],
+        aname: vec![],
+        n_uname: 0,
+    })
+    .unwrap();
+    assert_eq!(s.get(&["f"]), Ok(b"data".to_vec()));
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
-use vf_devices::p9::testing::{conformance, Deferring, Session, ROOT};
+use vf_devices::p9::testing::{conformance, fuzz, Deferring, Session, ROOT};
 use vf_devices::p9::wire::{Reply, Request};
 use vf_devices::p9::{mode, open_flags, qid_type, Errno};
 use vf_host::p9fs::HostFs;
@@ -314,4 +314,25 @@ fn missing_root_is_an_error() {
     assert!(HostFs::new(&tmp.path().join("nope")).is_err());
     fs::write(tmp.path().join("file"), b"").unwrap();
     assert!(HostFs::new(&tmp.path().join("file")).is_err());
+}
+
+#[test]
+fn randomized_messages_stay_inside() {
+    let sb = sandbox();
+    symlink(&sb.outside, sb.share.join("a")).unwrap();
+    symlink("../outside/secret", sb.share.join("b")).unwrap();
+    let n = std::cell::Cell::new(0);
+    fuzz(
+        |seed| {
+            n.set(n.get() + 1);
+            let dir = sb.share.join(format!("run{}", n.get()));
+            fs::create_dir(&dir).unwrap();
+            symlink(&sb.outside, dir.join("a")).unwrap();
+            symlink("../../outside/secret", dir.join("b")).unwrap();
+            Deferring::new(HostFs::new(&dir).unwrap(), (seed % 2) as u32)
+        },
+        1..=40,
+        150,
+    );
+    assert_outside_untouched(&sb);
 }

@@ -175,6 +175,20 @@ impl<F: FileSystem> Server<F> {
         self.parked.len()
     }
 
+    /// Forgets the session, as after a device reset: every fid is clunked
+    /// and parked requests are dropped without completions (their buffers
+    /// belong to the old queue). The next message must be Tversion.
+    pub fn reset(&mut self) {
+        for (_, fid) in self.fids.drain() {
+            if let Some(file) = fid.open {
+                self.fs.release(file);
+            }
+        }
+        self.parked.clear();
+        self.cancelled.clear();
+        self.msize = 0;
+    }
+
     /// Handles one request message (the whole message, size field
     /// included); `token` identifies it in a later [`Completion`].
     pub fn handle(&mut self, token: u64, request: &[u8]) -> Handled {

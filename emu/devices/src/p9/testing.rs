@@ -971,3 +971,229 @@ fn misc<F: FileSystem>(make: &impl Fn() -> F) {
         Ok(Reply::Empty(msg::TFLUSH + 1))
     );
 }
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+pub struct Rng(u64);
+impl Rng {
+    /// A generator from `seed` (any value).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
+
+/// A random but plausible request: right type, mostly small fids, names
+/// from a tiny alphabet, so that many of them succeed and build state.
+pub fn random_request(rng: &mut Rng) -> Request {
+    let fid = |r: &mut Rng| r.below(8) as u32;
+    let name = |r: &mut Rng| -> Vec<u8> {
+        let names: [&[u8]; 7] = [b"a", b"b", b"..", b".", b"c/d", b"", b"long"];
+        names[r.below(7) as usize].to_vec()
+    };
+    match rng.below(20) {
+        0 => Request::Walk {
+            fid: fid(rng),
+            newfid: fid(rng),
+            names: (0..rng.below(4)).map(|_| name(rng)).collect(),
+        },
+        1 => Request::Lopen {
+            fid: fid(rng),
+            flags: rng.below(4) as u32 | (rng.below(2) as u32 * 0o1000),
+        },
+        2 => Request::Lcreate {
+            fid: fid(rng),
+            name: name(rng),
+            flags: 2,
+            mode: 0o644,
+            gid: 0,
+        },
+        3 => Request::Read {
+            fid: fid(rng),
+            offset: rng.below(100),
+            count: rng.next_u64() as u32,
+        },
+        4 => Request::Write {
+            fid: fid(rng),
+            offset: rng.below(1 << 20),
+            data: vec![7; rng.below(300) as usize],
+        },
+        5 => Request::Clunk { fid: fid(rng) },
+        6 => Request::Mkdir {
+            dfid: fid(rng),
+            name: name(rng),
+            mode: 0o755,
+            gid: 0,
+        },
+        7 => Request::Readdir {
+            fid: fid(rng),
+            offset: rng.below(8),
+            count: rng.below(200) as u32,
+        },
+        8 => Request::Renameat {
+            olddirfid: fid(rng),
+            oldname: name(rng),
+            newdirfid: fid(rng),
+            newname: name(rng),
+        },
+        9 => Request::Unlinkat {
+            dfid: fid(rng),
+            name: name(rng),
+            flags: if rng.below(2) == 0 { 0 } else { 0x200 },
+        },
+        10 => Request::Symlink {
+            fid: fid(rng),
+            name: name(rng),
+            target: name(rng),
+            gid: 0,
+        },
+        11 => Request::Link {
+            dfid: fid(rng),
+            fid: fid(rng),
+            name: name(rng),
+        },
+        12 => Request::Rename {
+            fid: fid(rng),
+            dfid: fid(rng),
+            name: name(rng),
+        },
+        13 => Request::Remove { fid: fid(rng) },
+        14 => Request::Setattr {
+            fid: fid(rng),
+            valid: rng.next_u64() as u32 & 0x1ff,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            size: rng.below(5000),
+            atime: (1, 2),
+            mtime: (3, rng.below(2_000_000_000)),
+        },
+        15 => Request::Getattr {
+            fid: fid(rng),
+            mask: 0x7ff,
+        },
+        16 => Request::Readlink { fid: fid(rng) },
+        17 => Request::Flush {
+            oldtag: rng.below(4) as u16,
+        },
+        18 => Request::Mknod {
+            dfid: fid(rng),
+            name: name(rng),
+            mode: rng.next_u64() as u32,
+            major: 1,
+            minor: 2,
+            gid: 0,
+        },
+        _ => Request::Fsync {
+            fid: fid(rng),
+            datasync: 0,
+        },
+    }
+}
+
+/// Sends `steps` random, partly corrupted messages per seed to a server over
+/// `make(seed)` (msize 8192, 6 fids, 4 parked requests) and checks that
+/// every reply parses, fits msize, and that every parked request completes
+/// exactly once.
+pub fn fuzz<F: FileSystem>(
+    make: impl Fn(u64) -> F,
+    seeds: core::ops::RangeInclusive<u64>,
+    steps: u64,
+) {
+    for seed in seeds {
+        let mut rng = Rng::new(seed);
+        let fs = make(seed);
+        let mut server = Server::new(
+            fs,
+            Config {
+                max_msize: 8192,
+                max_fids: 6,
+                max_pending: 4,
+            },
+        );
+        let mut outstanding = std::collections::HashSet::new();
+        for step in 0..steps {
+            let tag = rng.below(6) as u16;
+            let mut bytes = if step == 0 {
+                Request::Version {
+                    msize: 8192,
+                    version: b"9P2000.L".to_vec(),
+                }
+                .encode(0xffff)
+            } else if step == 1 {
+                Request::Attach {
+                    fid: 0,
+                    afid: NOFID,
+                    uname: vec![],
+                    aname: vec![],
+                    n_uname: 0,
+                }
+                .encode(tag)
+            } else {
+                random_request(&mut rng).encode(tag)
+            };
+            // Corrupt some messages: flip bytes, cut, extend, or fix the size after.
+            match rng.below(6) {
+                0 if bytes.len() > 4 => {
+                    let i = rng.below(bytes.len() as u64) as usize;
+                    bytes[i] = rng.next_u64() as u8;
+                }
+                1 => bytes.truncate(rng.below(bytes.len() as u64 + 1) as usize),
+                2 => {
+                    let cut = rng.below(bytes.len() as u64 + 1) as usize;
+                    bytes.truncate(cut.max(4));
+                    let n = bytes.len() as u32;
+                    bytes[..4].copy_from_slice(&n.to_le_bytes());
+                }
+                _ => {}
+            }
+            match server.handle(step, &bytes) {
+                Handled::Reply(r) => {
+                    assert!(
+                        r.len() <= 8192,
+                        "seed {seed} step {step}: reply of {} bytes",
+                        r.len()
+                    );
+                    Reply::parse(&r).unwrap_or_else(|e| panic!("seed {seed} step {step}: {e}"));
+                }
+                Handled::Pending => {
+                    outstanding.insert(step);
+                }
+            }
+            if rng.below(3) == 0 {
+                for c in server.poll() {
+                    assert!(
+                        outstanding.remove(&c.token),
+                        "seed {seed}: completion for {}",
+                        c.token
+                    );
+                    if let Some(r) = c.reply {
+                        assert!(r.len() <= 8192);
+                        Reply::parse(&r).unwrap();
+                    }
+                }
+            }
+        }
+        for _ in 0..20 {
+            for c in server.poll() {
+                assert!(
+                    outstanding.remove(&c.token),
+                    "seed {seed}: stray completion"
+                );
+            }
+        }
+        assert!(
+            outstanding.is_empty(),
+            "seed {seed}: {} requests never completed",
+            outstanding.len()
+        );
+        assert!(server.fid_count() <= 6);
+    }
+}
