@@ -48,6 +48,59 @@ fn operand(rng: &mut Rng, f: Format, wide: i64, edge: i64) -> u64 {
     }
 }
 
+/// Operands whose fused sum lies within a few binary64 (or binary32) ulps of
+/// a midpoint between two neighbours of c: c + u * m * (1 + k * 2^-p) with u
+/// the ulp of c, m a small half-integer and k small, so both the rounding of
+/// the sum and the tie-breaking logic of the fast path are exercised.
+fn near_midpoint(rng: &mut Rng, f: Format) -> (u64, u64, u64) {
+    let bias = (1i64 << (f.exp_bits - 1)) - 1;
+    let sign = 1u64 << (f.mant + f.exp_bits);
+    let spread = if f == F64 { 300 } else { 30 };
+    let ec = bias + rng.below(2 * spread + 1) as i64 - spread as i64; // biased exponent of c
+    let c = (rng.next() & sign) | ((ec as u64) << f.mant) | (rng.next() & ((1 << f.mant) - 1));
+    // a = u * m: exponent of u is ec - mant; m in {0.5, 0.75, 1, 1.5, 2.5, 3}.
+    let (m_exp, m_frac): (i64, u64) = match rng.below(6) {
+        0 => (-1, 0),
+        1 => (-1, 1 << (f.mant - 1)),
+        2 => (0, 0),
+        3 => (0, 1 << (f.mant - 1)),
+        4 => (1, 1 << (f.mant - 2)),
+        _ => (1, 1 << (f.mant - 1)),
+    };
+    if rng.below(2) == 0 {
+        // a * b = u * m * (1 - 2^-2k) exactly: the product rounds to u * m (a
+        // midpoint offset from c) with a tiny error far below it, so c + a * b sits
+        // just beside a midpoint, the case where the error terms decide the rounding.
+        let m = [0.5, 0.75, 1.5, 2.5, 3.0][rng.below(5) as usize];
+        let (sa, sb) = (rng.next() & sign, rng.next() & sign);
+        let (a, b) = if f == F64 {
+            let k = 27 + rng.below(14) as i32;
+            let u = 2f64.powi((ec - bias - 52) as i32);
+            let a = m * (1.0 + 2f64.powi(-k)) * u;
+            (a.to_bits(), (1.0 - 2f64.powi(-k)).to_bits())
+        } else {
+            let k = 13 + rng.below(9) as i32;
+            let u = 2f32.powi((ec - bias - 23) as i32);
+            let a = m as f32 * (1.0 + 2f32.powi(-k)) * u;
+            (
+                u64::from(a.to_bits()),
+                u64::from((1.0 - 2f32.powi(-k)).to_bits()),
+            )
+        };
+        return (a | sa, b | sb, c);
+    }
+    let ea = ec - f.mant as i64 + m_exp;
+    let a = (rng.next() & sign) | ((ea as u64) << f.mant) | m_frac;
+    // b = 1 +- k * 2^-mant or 1 - k * 2^-(mant + 1), k in 0..8.
+    let k = rng.below(8);
+    let b = match rng.below(3) {
+        0 => ((bias as u64) << f.mant) | k,
+        1 => ((bias as u64 - 1) << f.mant) | (((1 << f.mant) - 1) - k),
+        _ => ((bias as u64) << f.mant) | (k << 1),
+    } | (rng.next() & sign);
+    (a, b, c)
+}
+
 type Fast = fn(u64, u64) -> Option<(u64, u8)>;
 type Soft = fn(Format, u64, u64, Rm, &mut u8) -> u64;
 
@@ -111,12 +164,25 @@ fn run(f: Format, wide: i64, edge: i64, seed: u64) {
             }
         }
         // Fused multiply-add, with an addend that often nearly cancels the product.
-        let c = if i % 2 == 0 {
-            let mut fl = 0;
-            let p = soft::mul(f, a, b, Rm::Rne, &mut fl);
-            (p.wrapping_add(rng.below(7)).wrapping_sub(3) & (sign | (sign - 1))) ^ sign
-        } else {
-            operand(&mut rng, f, wide, edge)
+        let (a, b, c) = match i % 4 {
+            0 => {
+                let mut fl = 0;
+                let p = soft::mul(f, a, b, Rm::Rne, &mut fl);
+                let c = (p.wrapping_add(rng.below(7)).wrapping_sub(3) & (sign | (sign - 1))) ^ sign;
+                (a, b, c)
+            }
+            1 => {
+                // The addend within a factor 2^40 of the product, either sign.
+                let mut fl = 0;
+                let p = soft::mul(f, a, b, Rm::Rne, &mut fl);
+                let shift = rng.below(81) as i64 - 40;
+                let e = ((p >> f.mant) & ((1 << f.exp_bits) - 1)) as i64 + shift;
+                let e = e.clamp(1, (1 << f.exp_bits) - 2) as u64;
+                let c = (rng.next() & sign) | (e << f.mant) | (rng.next() & ((1 << f.mant) - 1));
+                (a, b, c)
+            }
+            2 => near_midpoint(&mut rng, f),
+            _ => (a, b, operand(&mut rng, f, wide, edge)),
         };
         if let Some((r, flags)) = fma(a, b, c) {
             hits[4] += 1;

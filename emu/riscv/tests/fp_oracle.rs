@@ -281,6 +281,35 @@ fn near_underflow(rng: &mut Rng, fmt: u32, div: bool) -> (u64, u64) {
     (a, b)
 }
 
+/// Operands with a * b = u * m * (1 - 2^-2k) exactly, u the ulp of c and m a
+/// small multiple of 1/4: the product rounds to a midpoint offset from c with a
+/// tiny error far below it, so c + a * b sits just beside a rounding boundary.
+fn near_midpoint(rng: &mut Rng, fmt: u32) -> (u64, u64, u64) {
+    let (m, e) = geometry(fmt);
+    let bias = (1i64 << (e - 1)) - 1;
+    let spread: i64 = if fmt == 1 { 300 } else { 30 };
+    let ec = bias + rng.below(2 * spread as u64 + 1) as i64 - spread;
+    let sign = 1u64 << (m + e);
+    let c = (rng.next() & sign) | ((ec as u64) << m) | (rng.next() & ((1 << m) - 1));
+    let mult = rng.pick(&[0.5, 0.75, 1.5, 2.5, 3.0]);
+    let (sa, sb) = (rng.next() & sign, rng.next() & sign);
+    let (a, b) = if fmt == 1 {
+        let k = 27 + rng.below(14) as i32;
+        let u = 2f64.powi((ec - bias - 52) as i32);
+        let a = mult * (1.0 + 2f64.powi(-k)) * u;
+        (a.to_bits(), (1.0 - 2f64.powi(-k)).to_bits())
+    } else {
+        let k = 13 + rng.below(9) as i32;
+        let u = 2f32.powi((ec - bias - 23) as i32);
+        let a = mult as f32 * (1.0 + 2f32.powi(-k)) * u;
+        (
+            u64::from(a.to_bits()),
+            u64::from((1.0 - 2f32.powi(-k)).to_bits()),
+        )
+    };
+    (a | sa, b | sb, c)
+}
+
 fn generate(rng: &mut Rng) -> Case {
     let fmt = rng.below(2) as u32;
     let sign_bit = if fmt == 0 { 1u64 << 31 } else { 1u64 << 63 };
@@ -362,6 +391,12 @@ fn generate(rng: &mut Rng) -> Case {
                 let delta = rng.below(3);
                 let q = p.wrapping_add(delta) ^ if rng.chance(50) { sign_bit } else { 0 };
                 c = box_single(rng, fmt, q & (sign_bit | (sign_bit - 1)));
+            } else if rng.chance(25) {
+                // c + a * b just beside a midpoint between neighbours of c.
+                let (x, y, z) = near_midpoint(rng, fmt);
+                a = box_single(rng, fmt, x);
+                b = box_single(rng, fmt, y);
+                c = box_single(rng, fmt, z);
             } else if rng.chance(30) {
                 let (x, y) = near_underflow(rng, fmt, false);
                 a = box_single(rng, fmt, x);

@@ -174,21 +174,53 @@ pub fn sqrt32(a: u64) -> Option<(u64, u8)> {
     Some((bits, flag(r * r != x))) // r * r is exact in binary64
 }
 
-/// binary64 a * b + c under RNE, only when the product a * b is exact in
-/// binary64 (then the fused result is the correctly rounded sum). Inexact
-/// products return `None`: a correctly rounded three-term sum is left to `soft`.
+/// binary64 a * b + c under RNE.
+///
+/// With error-free transformations the exact value is X = z + ze + te:
+/// a * b = uh + ul (TwoProduct), c + uh = th + tl, tl + ul = t + te and
+/// th + t = z + ze (TwoSum), where z = RN(th + t) and |ze| <= h, h being half
+/// the gap between z and its neighbour n on the side of the residual. When
+/// |te| <= h / 4 (always, unless c nearly cancels the product), RN(X) is z
+/// unless ze and te have the same sign and |ze| + |te| reaches h; then
+/// D = h - |ze| is exact (Sterbenz, as h / 2 <= |ze| <= h) and comparing |te|
+/// with D decides between z, n, and a tie (to the even one). Anything else
+/// returns `None`. All values are multiples of 2^-904 below 2^803, so nothing
+/// underflows or overflows.
 #[inline]
 pub fn fma64(a: u64, b: u64, c: u64) -> Option<(u64, u8)> {
     if !(moderate64(a) && moderate64(b) && moderate64(c)) {
         return None;
     }
-    let (p, e) = two_product(f64::from_bits(a), f64::from_bits(b));
-    if e != 0.0 {
+    let (uh, ul) = two_product(f64::from_bits(a), f64::from_bits(b));
+    let (th, tl) = two_sum(f64::from_bits(c), uh);
+    let (t, te) = two_sum(tl, ul);
+    let (z, ze) = two_sum(th, t);
+    if ze == 0.0 && te == 0.0 {
+        return Some((z.to_bits(), 0));
+    }
+    if z == 0.0 {
         return None;
     }
-    // p is a multiple of 2^-904 and c of 2^-452: the sum is zero or normal.
-    let (s, err) = two_sum(p, f64::from_bits(c));
-    Some((s.to_bits(), flag(err != 0.0)))
+    let zb = z.to_bits();
+    let up = if ze != 0.0 { ze > 0.0 } else { te > 0.0 };
+    let nb = if up == (z > 0.0) { zb + 1 } else { zb - 1 };
+    let h = (f64::from_bits(nb) - z).abs() * 0.5;
+    if te.abs() > h * 0.25 {
+        return None;
+    }
+    let same_side = ze != 0.0 && te != 0.0 && (te > 0.0) == (ze > 0.0);
+    let r = if !same_side || ze.abs() < h * 0.5 {
+        zb
+    } else {
+        let d = h - ze.abs();
+        let ta = te.abs();
+        if ta < d || (ta == d && zb & 1 == 0) {
+            zb
+        } else {
+            nb
+        }
+    };
+    Some((r, NX))
 }
 
 /// binary32 a * b + c under RNE. The product is exact in binary64 and TwoSum
