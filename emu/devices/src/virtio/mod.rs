@@ -11,6 +11,22 @@
 //!
 //! # How a board drives a device
 //!
+//! - Map each [`VirtioMmio`] at a [`mmio::MMIO_SIZE`] (4 KiB) window; the
+//!   device tree node is `compatible = "virtio,mmio"` with one PLIC
+//!   interrupt. Guest loads/stores to the window go to
+//!   [`crate::MmioDevice::read`]/[`crate::MmioDevice::write`].
+//! - Device DMA goes through [`crate::memory::GuestMemory`]; over RAM the
+//!   board owns as a byte slice, [`crate::memory::SliceMemory`] does it and
+//!   reports the span written (to invalidate cached decoded instructions).
+//! - Call [`VirtioMmio::poll`] right after every store to the window (a
+//!   `QueueNotify` is served there; Linux's console driver busy-waits for its
+//!   transmit buffer to come back, so this must be synchronous) and whenever
+//!   host-side state changed: console input pushed, console resized, a 9p
+//!   backend made progress. Polling with nothing to do is cheap.
+//! - After each poll (and each store, since `InterruptACK` lowers it) feed
+//!   [`VirtioMmio::irq_level`] to [`crate::plic::Plic::set_level`], then the
+//!   PLIC's `meip()`/`seip()` to the hart's `mip`.
+//!
 //! ```
 //! use vf_devices::memory::{GuestAddress, RamRegion};
 //! use vf_devices::virtio::{blk::{Blk, MemBlock}, VirtioMmio};

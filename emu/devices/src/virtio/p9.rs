@@ -1,5 +1,5 @@
 //! virtio-9p (device id 9): the transport glue between a virtqueue and the
-//! 9P2000.L [`Server`](crate::p9::Server).
+//! 9P2000.L [`Server`].
 //!
 //! Each request chain carries one whole 9P message in its readable part and
 //! room for the reply in its writable part. The message is handed to the
