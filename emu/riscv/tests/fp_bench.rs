@@ -5,6 +5,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use vf_riscv::fp::soft::{self, Rm, F64};
 use vf_riscv::fp::{execute, FpOutcome, FpState};
 
 /// rd = f1, rs1 = f2, rs2 = f3, rs3 = f4; funct3 = 7 (DYN, frm = RNE).
@@ -42,6 +43,35 @@ fn bench(name: &str, insn: u32, fmt_single: bool) {
     println!("{name:10} {:8.1} Mops/s", n as f64 / secs / 1e6);
 }
 
+/// The exact integer path alone (what non-RNE modes and edge cases use).
+fn bench_soft(name: &str, op: fn(soft::Format, u64, u64, Rm, &mut u8) -> u64) {
+    let mut x = 0x1234_5678_9abc_def0u64;
+    let vals: Vec<u64> = (0..1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (0.5 + (x >> 11) as f64 / (1u64 << 53) as f64).to_bits()
+        })
+        .collect();
+    let n = 20_000_000usize;
+    let mut fl = 0u8;
+    let mut acc = 0u64;
+    let start = Instant::now();
+    for i in 0..n {
+        acc ^= op(
+            F64,
+            vals[i & 1023],
+            vals[(i >> 3) & 1023],
+            black_box(Rm::Rne),
+            &mut fl,
+        );
+    }
+    let secs = start.elapsed().as_secs_f64();
+    black_box((acc, fl));
+    println!("{name:10} {:8.1} Mops/s", n as f64 / secs / 1e6);
+}
+
 #[test]
 #[ignore = "benchmark: run with --ignored --nocapture in release mode"]
 fn throughput() {
@@ -56,4 +86,7 @@ fn throughput() {
     );
     bench("fadd.s", op(0, 0, 3), true);
     bench("fmul.s", op(2, 0, 3), true);
+    bench_soft("soft add", soft::add);
+    bench_soft("soft mul", soft::mul);
+    bench_soft("soft div", soft::div);
 }
