@@ -69,6 +69,36 @@ _start:
 pass:
   li a0, 1
   j htif_exit
+/* fail_value: t5 = the value found, t6 = the value expected. */
+  .globl fail_value
+fail_value:
+  mv s10, t5
+  mv s11, t6
+  la a1, msg_test_n
+  call puts
+  mv a1, gp
+  call puthex
+  la a1, msg_got
+  call puts
+  mv a1, s10
+  call puthex
+  la a1, msg_expected
+  call puts
+  mv a1, s11
+  call puthex
+  li a0, '\n'
+  call putc
+  j fail
+/* fail_notrap: an armed trap did not happen. */
+  .globl fail_notrap
+fail_notrap:
+  la a1, msg_test_n
+  call puts
+  mv a1, gp
+  call puthex
+  la a1, msg_notrap
+  call puts
+  j fail
   .globl fail
 fail:
   /* code = test number; a failure with test number 0 still fails. */
@@ -157,8 +187,11 @@ m_trap:
   li t2, CAUSE_ECALL_M
   bne t1, t2, 1f
 2:
+  /* back in M with MIE = 0, whatever it was before */
   li t2, MSTATUS_MPP
   csrs mstatus, t2
+  li t2, MSTATUS_MPIE
+  csrc mstatus, t2
   csrr t2, mepc
   addi t2, t2, 4
   csrw mepc, t2
@@ -232,6 +265,18 @@ m_unexpected:
   call puts
   mv a1, gp
   call puthex
+  la a1, msg_last
+  call puts
+  la t0, trap_info
+  LREG a1, TI_CAUSE(t0)
+  call puthex
+  la a1, msg_count
+  call puts
+  la t0, trap_info
+  LREG a1, TI_COUNT(t0)
+  call puthex
+  li a0, ')'
+  call putc
   li a0, '\n'
   call putc
   j fail
@@ -250,6 +295,32 @@ s_trap:
   SREG t1, 0*REGBYTES(t0)
 
   csrr t1, scause
+  /* The "return to M-mode" service when ecall is delegated: ecall again
+     from S (never delegated by the tests), which returns here in M-mode;
+     then continue after the original ecall, in M-mode. */
+  bltz t1, 1f
+  li t2, ECALL_TO_M
+  bne a7, t2, 1f
+  li t2, CAUSE_ECALL_U
+  beq t1, t2, 2f
+  li t2, CAUSE_ECALL_S
+  bne t1, t2, 1f
+2:
+  ecall
+  csrr t2, sepc
+  addi t2, t2, 4
+  csrw mepc, t2
+  li t2, MSTATUS_MPP
+  csrs mstatus, t2
+  li t2, MSTATUS_MPIE
+  csrc mstatus, t2
+  la t0, s_save
+  LREG t1, 1*REGBYTES(t0)
+  LREG t2, 2*REGBYTES(t0)
+  LREG t3, 3*REGBYTES(t0)
+  LREG t0, 0*REGBYTES(t0)
+  mret
+1:
   la t0, trap_info
   LREG t2, TI_EXPECT(t0)
   beqz t2, s_unexpected
@@ -342,6 +413,12 @@ msg_unexpected_s: .asciz "unexpected trap in S: cause="
 msg_epc: .asciz " epc="
 msg_tval: .asciz " tval="
 msg_test: .asciz " test="
+msg_last: .asciz " (last expected trap: cause="
+msg_count: .asciz ", traps so far="
+msg_test_n: .asciz "test 0x"
+msg_got: .asciz ": got 0x"
+msg_expected: .asciz " expected 0x"
+msg_notrap: .asciz ": the expected trap did not happen\n"
 
   .data
   .balign 64

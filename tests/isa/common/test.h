@@ -5,7 +5,9 @@
  * handlers, HTIF exit and console) and link.ld.  Conventions:
  *   - gp (x3) holds the number of the current test case; a failure exits via
  *     HTIF with code gp, so "exit code 7" means "test case 7 failed".
- *   - The check macros clobber t5 and t6 only.
+ *   - The check macros clobber t5 and t6 only (TEST_FD also t4).  A failing
+ *     TEST_EQ/TEST_EQR/CHECK_TRAP prints the value it got and the one it
+ *     expected ("test 12: got 0x.. expected 0x..") before exiting.
  *   - Every trap is unexpected (and fails the program, printing the cause)
  *     unless EXPECT_TRAP armed the handler first.  The handler records
  *     cause/tval/epc/mstatus in `trap_info` and resumes at `resume` if
@@ -109,7 +111,8 @@
   li gp, \n
   li t6, \val
   beq \reg, t6, .Lok\@
-  j fail
+  mv t5, \reg
+  j fail_value
 .Lok\@:
 .endm
 
@@ -117,7 +120,9 @@
 .macro TEST_EQR n, a, b
   li gp, \n
   beq \a, \b, .Lok\@
-  j fail
+  mv t5, \a
+  mv t6, \b
+  j fail_value
 .Lok\@:
 .endm
 
@@ -184,8 +189,9 @@
   LREG t5, TI_CAUSE(t6)
   li t6, \cause
   beq t5, t6, .Lok\@
+  j fail_value
 .Lbad\@:
-  j fail
+  j fail_notrap
 .Lok\@:
 .endm
 
@@ -290,7 +296,8 @@
 .endm
 
 /* Drop from M-mode to `mode` (PRV_S or PRV_U) and continue at the next
- * instruction; clobbers t5, t6. */
+ * instruction; mret copies MPIE into MIE (M-mode interrupts are enabled in
+ * S and U whatever MIE says). Clobbers t5, t6. */
 .macro ENTER_MODE mode
   li t6, MSTATUS_MPP
   csrc mstatus, t6
