@@ -9,7 +9,17 @@
 //! Layout: this file decodes instructions and applies the RISC-V register
 //! conventions (NaN-boxing, rounding-mode selection, sign extension into rd);
 //! [`soft`] is the arithmetic itself, exact and integer-only (so it behaves
-//! identically on every host, WebAssembly included).
+//! identically on every host, WebAssembly included); [`fast`] is a host-FPU
+//! shortcut for round-to-nearest-even add/sub/mul/div/sqrt/fma on moderate
+//! operands that returns exactly what `soft` would (flags included) or
+//! declines.
+//!
+//! What stays with the hart: mstatus.FS (an instruction that returns
+//! [`FpOutcome::WroteF`], or changes `fflags`, makes FS Dirty; with FS = Off
+//! every F/D instruction is illegal before `execute` is called), the
+//! integer-register write of [`FpOutcome::WroteX`] (truncated to `xlen`), and
+//! raising illegal-instruction for [`FpOutcome::Illegal`], after which the
+//! state is unchanged.
 //!
 //! Encodings accepted (RISC-V unprivileged ISA, chapters "F" and "D"); every
 //! other encoding in these major opcodes is [`FpOutcome::Illegal`]:
