@@ -296,11 +296,12 @@ impl MemFs {
         };
         if dead && inode.open == 0 && ino != ROOT {
             let inode = self.inodes.remove(&ino).expect("checked above");
-            self.used -= match inode.content {
+            let freed = match inode.content {
                 Content::File(d) => d.len() as u64,
                 Content::Symlink(t) => t.len() as u64,
                 _ => 0,
             };
+            self.used = self.used.saturating_sub(freed);
         }
     }
 
@@ -327,7 +328,7 @@ impl MemFs {
         if size > old {
             self.reserve(size - old)?;
         } else {
-            self.used -= old - size;
+            self.used = self.used.saturating_sub(old - size);
         }
         let now = self.now();
         let inode = self.inode_mut(ino)?;

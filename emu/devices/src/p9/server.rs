@@ -16,7 +16,9 @@ pub struct Config {
     /// The largest msize the server accepts in Tversion (the client may ask
     /// for less). At least 4096.
     pub max_msize: u32,
-    /// The most fids a client may hold at once.
+    /// The most fids a client may hold at once. Linux keeps a fid per
+    /// cached dentry (and per user), so this is generous; with the host
+    /// backend each fid is an open descriptor (see `HostFs::raise_fd_limit`).
     pub max_fids: usize,
     /// The most requests that may be parked at once; beyond it a deferred
     /// request fails with `EAGAIN`.
@@ -27,7 +29,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_msize: 512 * 1024,
-            max_fids: 4096,
+            max_fids: 65536,
             max_pending: 128,
         }
     }
