@@ -471,6 +471,16 @@ fn fuzz_console() {
 }
 
 #[test]
+fn fuzz_9p() {
+    use vf_devices::p9::{Config, MemFs};
+    use vf_devices::virtio::p9::P9;
+    fuzz_device(
+        || VirtioMmio::new(P9::new(MemFs::new(), Config::default(), "fuzz").unwrap()),
+        400,
+    );
+}
+
+#[test]
 fn fuzz_rng() {
     fuzz_device(|| VirtioMmio::new(Rng::new(Zeros)), 400);
 }
@@ -521,11 +531,19 @@ fn fuzz_mmio_registers() {
         )))),
         Box::new(VirtioMmio::new(Console::new(Vec::new()))),
         Box::new(VirtioMmio::new(Rng::new(Zeros))),
+        Box::new(VirtioMmio::new(
+            vf_devices::virtio::p9::P9::new(
+                vf_devices::p9::MemFs::new(),
+                vf_devices::p9::Config::default(),
+                "fuzz",
+            )
+            .unwrap(),
+        )),
     ];
     let mut reached_driver_ok = 0;
     for step in 0..60_000u32 {
-        let d = &mut devs[(step % 3) as usize];
-        if step % 500 < 3 {
+        let d = &mut devs[(step % 4) as usize];
+        if step % 500 < 4 {
             // Now and then a proper bring-up, so the random traffic also
             // hits live devices.
             let w = |d: &mut Box<dyn vf_devices::virtio::VirtioTransport>, off: u64, v: u64| {

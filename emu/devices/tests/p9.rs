@@ -417,3 +417,24 @@ fn messages_split_across_segments() {
     r.mem.read(GuestAddress(p2), &mut got[4096..]).unwrap();
     assert_eq!(got, payload);
 }
+
+#[test]
+fn completion_after_the_queue_was_disabled() {
+    let mut r = Rig::new();
+    r.send(&tversion(), 256);
+    r.send(&tattach(1, 1), 256);
+    r.gate.set(false);
+    r.send(&tgetattr(40, 1), 512);
+    assert_eq!(r.dev.device().in_flight(), 1);
+    // The driver disables the queue and zeroes its size, then the reply
+    // arrives: it has nowhere to go and is dropped, without a panic.
+    wr(&mut r.dev, reg::QUEUE_SEL, 0);
+    wr(&mut r.dev, reg::QUEUE_READY, 0);
+    wr(&mut r.dev, reg::QUEUE_NUM, 0);
+    r.gate.set(true);
+    let before = r.q.used_idx(&r.mem);
+    r.dev.poll(&mut r.mem);
+    assert_eq!(r.dev.device().in_flight(), 0);
+    assert_eq!(r.q.used_idx(&r.mem), before);
+    assert_eq!(r.dev.last_error(), None);
+}

@@ -30,6 +30,10 @@ pub const VIRTIO_CONSOLE_F_EMERG_WRITE: u64 = 1 << 2;
 pub const INPUT_CAPACITY: usize = 64 * 1024;
 /// The size of each queue.
 pub const QUEUE_SIZE: u16 = 128;
+/// The most output bytes taken from one transmit chain; the rest of a longer
+/// chain is ignored. (A chain can name the same guest memory many times
+/// over, up to 4 GiB; this bounds the host's work per request.)
+pub const MAX_TRANSMIT_BYTES: u64 = 1 << 20;
 
 const RECEIVEQ: usize = 0;
 const TRANSMITQ: usize = 1;
@@ -126,8 +130,9 @@ impl<B: ConsoleBackend> Console<B> {
         let mut buf = [0u8; CHUNK];
         while q.next_request(mem, &mut self.chain)? {
             let mut off = 0u64;
-            loop {
-                match self.chain.read_at(mem, off, &mut buf) {
+            while off < MAX_TRANSMIT_BYTES {
+                let want = (MAX_TRANSMIT_BYTES - off).min(CHUNK as u64) as usize;
+                match self.chain.read_at(mem, off, &mut buf[..want]) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         self.backend.write(&buf[..n]);

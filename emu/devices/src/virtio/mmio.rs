@@ -265,8 +265,8 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             && self.driver_features & !self.device_features() == 0
             && self.driver_features & VIRTIO_F_VERSION_1 != 0;
         refuse(&mut new, status::FEATURES_OK, features_ok);
-        let features_ok = new & status::FEATURES_OK != 0;
-        refuse(&mut new, status::DRIVER_OK, features_ok);
+        let have_features_ok = new & status::FEATURES_OK != 0;
+        refuse(&mut new, status::DRIVER_OK, have_features_ok);
         self.status = new;
         if added & new & status::DRIVER_OK != 0 {
             let f = self.driver_features;

@@ -617,13 +617,18 @@ impl Queue {
     }
 
     /// Puts `head` on the used ring with `len` bytes written: the element
-    /// first, then the index that publishes it.
+    /// first, then the index that publishes it. On a queue the driver has
+    /// disabled (not ready) the buffer is dropped: there is no ring to put it
+    /// on.
     pub fn add_used<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &mut M,
         head: u16,
         len: u32,
     ) -> Result<(), QueueError> {
+        if !self.ready || self.size == 0 {
+            return Ok(());
+        }
         let slot = u64::from(self.next_used.0 % self.size);
         let at = self.ring_addr(self.used_ring, 4, 8 * slot)?;
         let mut elem = [0u8; 8];
