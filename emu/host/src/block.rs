@@ -232,6 +232,7 @@ impl FileBlock {
                 path: self.path.clone(),
             }),
             BlockMode::ReadWrite => self.file_write(offset, buf),
+            BlockMode::CopyOnWrite if buf.is_empty() => Ok(()),
             BlockMode::CopyOnWrite => {
                 let chunk = CHUNK_SIZE as u64;
                 let end = offset + buf.len() as u64;
@@ -330,6 +331,9 @@ mod tests {
             d.write_at(off, &data).unwrap();
             want[off as usize..off as usize + len].copy_from_slice(&data);
         }
+        assert_eq!(d.overlay_bytes(), 4 * CHUNK_SIZE);
+        // An empty write creates no chunk.
+        d.write_at(2 * CHUNK_SIZE as u64 + 5, &[]).unwrap();
         assert_eq!(d.overlay_bytes(), 4 * CHUNK_SIZE);
         let mut all = vec![0u8; want.len()];
         d.read_at(0, &mut all).unwrap();
