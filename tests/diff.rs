@@ -8,7 +8,9 @@
 //! - `VF_DIFF_XLEN`: `32` or `64` to test only one width (e.g. to reproduce);
 //! - `VF_DIFF_BATCH`: segments per program (default 25);
 //! - `VF_DIFF_LEN`: random instructions per segment (default 80);
-//! - `VF_DIFF_KEEP`: a directory where every generated `.S`/`.elf` is kept.
+//! - `VF_DIFF_KEEP`: a directory where every generated `.S`/`.elf` is kept;
+//! - `VF_DIFF_PREFIX`: keep only the first N lines of each random body (to
+//!   reduce a divergence by bisection).
 //!
 //! Reproduce one divergence with
 //! `VF_DIFF_XLEN=64 VF_DIFF_SEED_START=<seed> VF_DIFF_SEEDS=1 cargo test -p vf-tests --test diff`.
@@ -40,6 +42,7 @@ struct Config {
     batch: u64,
     len: usize,
     keep: Option<PathBuf>,
+    keep_items: usize,
 }
 
 impl Config {
@@ -50,6 +53,7 @@ impl Config {
             batch: env_u64("VF_DIFF_BATCH", 25).max(1),
             len: env_u64("VF_DIFF_LEN", gen::DEFAULT_LEN as u64) as usize,
             keep: std::env::var_os("VF_DIFF_KEEP").map(PathBuf::from),
+            keep_items: env_u64("VF_DIFF_PREFIX", u64::MAX) as usize,
         }
     }
 }
@@ -185,7 +189,7 @@ fn run_width(xlen: Xlen) {
         .collect();
     let verdicts = par_map(&batches, |&(first, n)| {
         let segs: Vec<Segment> = (first..first + n)
-            .map(|s| gen::segment(s, xlen, cfg.len))
+            .map(|s| gen::segment_prefix(s, xlen, cfg.len, cfg.keep_items))
             .collect();
         check_batch(&tc, &dir, xlen, &segs)
     });

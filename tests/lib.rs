@@ -115,9 +115,12 @@ impl std::fmt::Display for Xlen {
     }
 }
 
-/// The directory of this crate (tests/).
+/// The directory of this crate (tests/), or `$VF_TESTS_DIR` (a snapshot of
+/// it, so a long run is not disturbed by edits to the sources).
 pub fn crate_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("VF_TESTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 /// The bare-metal cross toolchain (Debian `gcc-riscv64-unknown-elf`).

@@ -716,6 +716,13 @@ impl Gen {
 
 /// Generates the segment of `seed` with `len` random items.
 pub fn segment(seed: u64, xlen: Xlen, len: usize) -> Segment {
+    segment_prefix(seed, xlen, len, usize::MAX)
+}
+
+/// Like [`segment`], but keeps only the first `keep` lines of the random
+/// body (and every later label, so branches still assemble): for reducing
+/// a divergence to the instruction that causes it.
+pub fn segment_prefix(seed: u64, xlen: Xlen, len: usize, keep: usize) -> Segment {
     let mut g = Gen {
         rng: Rng::new(seed),
         xlen,
@@ -769,6 +776,10 @@ pub fn segment(seed: u64, xlen: Xlen, len: usize) -> Segment {
     let mut body = Vec::new();
     while body.len() < len {
         g.item(&mut body);
+    }
+    if keep < body.len() {
+        let tail = body.split_off(keep);
+        body.extend(tail.into_iter().filter(|l| l.ends_with(':')));
     }
     for line in &body {
         a.push_str(line);
