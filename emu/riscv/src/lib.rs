@@ -1,2 +1,148 @@
-//! The RISC-V hart: decode, execute, CSRs, traps, MMU/TLB, FPU.
+//! The RISC-V hart of vfsync: RV32/RV64 IMAFDC, Zicsr, Zifencei, Zicntr,
+//! Sstc, privileged architecture 1.12 (M, S, U; Sv32/Sv39/Sv48; 16 PMP entries).
+//!
+//! Structure: [`formats`] slices instruction fields, [`decode`] turns a word
+//! into a compact [`decode::Op`], the hart ([`Hart`]) executes ops out of a
+//! decoded-instruction cache, [`mmu`] translates and protects addresses
+//! behind direct-mapped TLBs that point straight into host RAM, and [`fp`]
+//! implements the floating-point arithmetic.
+//!
+//! # Board interface
+//!
+//! ```
+//! use vf_riscv::{Hart, NoBus, Rv64, Stop};
+//! let mut hart: Hart<Rv64, NoBus> = Hart::new(1 << 20, NoBus);
+//! // li a0, 42; wfi
+//! hart.ram_write(0x8000_0000, &[0x13, 0x05, 0xa0, 0x02, 0x73, 0x00, 0x50, 0x10]);
+//! assert_eq!(hart.run(100), Stop::Wfi);
+//! assert_eq!(hart.reg(10), 42);
+//! ```
+//!
+//! - [`Hart::new`]`(ram_bytes, bus)`; RAM at [`RAM_BASE`]; [`Hart::ram_read`],
+//!   [`Hart::ram_write`], [`Hart::ram_mut`]; [`Hart::add_mmio_overlay`].
+//! - Interrupt lines: [`Hart::set_irq_lines`] with [`csr::IRQ_MEI`], [`csr::IRQ_SEI`],
+//!   [`csr::IRQ_MTI`], [`csr::IRQ_MSI`]. Time: [`Hart::set_time`] (time CSR, Sstc).
+//! - [`Hart::run`]`(budget)` returns a [`Stop`]: budget spent, WFI, an intercepted
+//!   S-mode ECALL (set [`Hart::sbi_intercept`]), or a bus request.
+//! - Registers: [`Hart::reg`], [`Hart::set_reg`], [`Hart::pc`], [`Hart::set_pc`],
+//!   [`Hart::set_privilege`], [`Hart::csr`], [`Hart::set_csr`].
+//! - [`AnyHart`] holds an RV32 or RV64 hart chosen at run time.
+#![warn(missing_docs)]
+
+pub mod bus;
+pub mod csr;
+pub mod decode;
+pub mod formats;
 pub mod fp;
+pub mod hart;
+pub mod mmu;
+pub mod xlen;
+
+pub use bus::{Bus, NoBus};
+pub use hart::{Exc, Hart, Stop, PRV_M, PRV_S, PRV_U, RAM_BASE};
+pub use xlen::{Reg, Rv32, Rv64, Xlen};
+
+/// A hart whose XLEN is chosen at run time: an enum over the monomorphised
+/// harts, so the interpreter loop itself has no dynamic dispatch.
+pub enum AnyHart<B: Bus> {
+    /// An RV32 hart.
+    Rv32(Box<Hart<Rv32, B>>),
+    /// An RV64 hart.
+    Rv64(Box<Hart<Rv64, B>>),
+}
+
+macro_rules! each {
+    ($s:expr, $h:ident => $e:expr) => {
+        match $s {
+            AnyHart::Rv32($h) => $e,
+            AnyHart::Rv64($h) => $e,
+        }
+    };
+}
+
+impl<B: Bus> AnyHart<B> {
+    /// A hart of width `xlen` (32 or 64; anything else gives `None`).
+    pub fn new(xlen: u32, ram_size: usize, bus: B) -> Option<Self> {
+        match xlen {
+            32 => Some(AnyHart::Rv32(Box::new(Hart::new(ram_size, bus)))),
+            64 => Some(AnyHart::Rv64(Box::new(Hart::new(ram_size, bus)))),
+            _ => None,
+        }
+    }
+    /// See [`Hart::run`].
+    pub fn run(&mut self, budget: u64) -> Stop {
+        each!(self, h => h.run(budget))
+    }
+    /// See [`Hart::xlen`].
+    pub fn xlen(&self) -> u32 {
+        each!(self, h => h.xlen())
+    }
+    /// See [`Hart::reg`].
+    pub fn reg(&self, i: usize) -> u64 {
+        each!(self, h => h.reg(i))
+    }
+    /// See [`Hart::set_reg`].
+    pub fn set_reg(&mut self, i: usize, v: u64) {
+        each!(self, h => h.set_reg(i, v))
+    }
+    /// See [`Hart::pc`].
+    pub fn pc(&self) -> u64 {
+        each!(self, h => h.pc())
+    }
+    /// See [`Hart::set_pc`].
+    pub fn set_pc(&mut self, pc: u64) {
+        each!(self, h => h.set_pc(pc))
+    }
+    /// See [`Hart::set_privilege`].
+    pub fn set_privilege(&mut self, p: u8) {
+        each!(self, h => h.set_privilege(p))
+    }
+    /// See [`Hart::ram_write`].
+    pub fn ram_write(&mut self, pa: u64, data: &[u8]) -> bool {
+        each!(self, h => h.ram_write(pa, data))
+    }
+    /// See [`Hart::ram_read`].
+    pub fn ram_read(&self, pa: u64, buf: &mut [u8]) -> bool {
+        each!(self, h => h.ram_read(pa, buf))
+    }
+    /// See [`Hart::ram_mut`].
+    pub fn ram_mut(&mut self) -> &mut [u8] {
+        each!(self, h => h.ram_mut())
+    }
+    /// See [`Hart::add_mmio_overlay`].
+    pub fn add_mmio_overlay(&mut self, pa: u64, len: u64) {
+        each!(self, h => h.add_mmio_overlay(pa, len))
+    }
+    /// See [`Hart::set_irq_lines`].
+    pub fn set_irq_lines(&mut self, mask: u64, level: bool) {
+        each!(self, h => h.set_irq_lines(mask, level))
+    }
+    /// See [`Hart::set_time`].
+    pub fn set_time(&mut self, t: u64) {
+        each!(self, h => h.set_time(t))
+    }
+    /// See [`Hart::insns`].
+    pub fn insns(&self) -> u64 {
+        each!(self, h => h.insns())
+    }
+    /// The bus.
+    pub fn bus(&mut self) -> &mut B {
+        each!(self, h => &mut h.bus)
+    }
+    /// See [`Hart::csr`].
+    pub fn csr(&mut self, csr: u32) -> Option<u64> {
+        each!(self, h => h.csr(csr))
+    }
+    /// See [`Hart::set_csr`].
+    pub fn set_csr(&mut self, csr: u32, v: u64) -> bool {
+        each!(self, h => h.set_csr(csr, v))
+    }
+    /// See [`Hart::sbi_intercept`].
+    pub fn set_sbi_intercept(&mut self, on: bool) {
+        each!(self, h => h.sbi_intercept = on)
+    }
+    /// See [`Hart::waiting`].
+    pub fn waiting(&self) -> bool {
+        each!(self, h => h.waiting())
+    }
+}

@@ -1,0 +1,1326 @@
+//! The hart: architectural state, the interpreter loop, traps and interrupts.
+
+use crate::bus::Bus;
+use crate::csr::*;
+use crate::decode::{decode, insn_len, Op, K};
+use crate::fp::{self, FpOutcome, FpState};
+use crate::mmu::{Access, PmpRegion, Tlbs, TLB_SIZE};
+use crate::xlen::{Reg, Xlen};
+
+/// User mode.
+pub const PRV_U: u8 = 0;
+/// Supervisor mode.
+pub const PRV_S: u8 = 1;
+/// Machine mode.
+pub const PRV_M: u8 = 3;
+
+/// The physical address where RAM starts on every vfsync machine.
+pub const RAM_BASE: u64 = 0x8000_0000;
+
+/// A synchronous exception: cause and xtval. Traps are values, never panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exc {
+    /// The exception code (mcause without the interrupt bit).
+    pub cause: u64,
+    /// The value for mtval/stval.
+    pub tval: u64,
+}
+
+impl Exc {
+    #[inline]
+    pub(crate) const fn new(cause: u64, tval: u64) -> Exc {
+        Exc { cause, tval }
+    }
+}
+
+/// Why [`Hart::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The instruction budget is spent.
+    Budget,
+    /// The hart waits for an interrupt (WFI with nothing pending and enabled in
+    /// mie): advance time or raise a line, then call `run` again.
+    Wfi,
+    /// An ECALL from S-mode with [`Hart::sbi_intercept`] set: the pc is already
+    /// past the ECALL; read a0-a7 with [`Hart::reg`], set a0/a1 with
+    /// [`Hart::set_reg`], then call `run` again.
+    SbiCall,
+    /// A bus device asked for attention ([`Bus::take_stop`]).
+    Bus,
+}
+
+/// Decoded-instruction cache entry, validated by the instruction word itself
+/// (so self-modifying code is always seen, FENCE.I or not).
+#[derive(Clone, Copy)]
+struct ICacheEntry {
+    raw: u32,
+    op: Op,
+}
+
+const ICACHE_SIZE: usize = 1 << 14;
+
+/// The CSR state (stored XLEN-independently, mstatus in its RV64 layout).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Csrs {
+    pub mstatus: u64,
+    pub medeleg: u64,
+    pub mideleg: u64,
+    pub mie: u64,
+    /// Software-writable pending bits (SSIP, STIP, SEIP).
+    pub mip_sw: u64,
+    pub mtvec: u64,
+    pub mcounteren: u64,
+    pub mscratch: u64,
+    pub mepc: u64,
+    pub mcause: u64,
+    pub mtval: u64,
+    pub menvcfg: u64,
+    pub stvec: u64,
+    pub scounteren: u64,
+    pub sscratch: u64,
+    pub sepc: u64,
+    pub scause: u64,
+    pub stval: u64,
+    pub senvcfg: u64,
+    pub satp: u64,
+    pub stimecmp: u64,
+    pub pmpcfg: [u8; 16],
+    pub pmpaddr: [u64; 16],
+    pub cycle_off: u64,
+    pub instret_off: u64,
+}
+
+/// One RISC-V hart with its RAM, generic over XLEN and the MMIO bus.
+///
+/// RAM is owned by the hart (the hot path reads and writes it directly); the
+/// board reaches it with [`Hart::ram_read`] / [`Hart::ram_write`] /
+/// [`Hart::ram_mut`].
+pub struct Hart<X: Xlen, B: Bus> {
+    pub(crate) x: [X::Reg; 32],
+    pub(crate) pc: X::Reg,
+    /// The F/D register file and fcsr.
+    pub fp: FpState,
+    pub(crate) prv: u8,
+    /// The MMIO bus (devices outside RAM).
+    pub bus: B,
+    pub(crate) ram: Vec<u8>,
+    pub(crate) ram_base: u64,
+    pub(crate) overlays: Vec<(u64, u64)>,
+    pub(crate) c: Csrs,
+    pub(crate) tlb: Box<Tlbs>,
+    pub(crate) pmp: [PmpRegion; 16],
+    pub(crate) pmp_n: usize,
+    icache: Vec<ICacheEntry>,
+    pub(crate) fetch_vpn: u64,
+    pub(crate) fetch_addend: u64,
+    pub(crate) data_prv: u8,
+    reservation: Option<u64>,
+    time: u64,
+    lines: u64,
+    /// When set, ECALL from S-mode returns [`Stop::SbiCall`] from [`Hart::run`]
+    /// instead of trapping to M-mode (a built-in SBI in the board).
+    pub sbi_intercept: bool,
+    insns: u64,
+    stop_at: u64,
+    pending_stop: Option<Stop>,
+    wfi: bool,
+    hartid: u64,
+}
+
+macro_rules! rd_x {
+    ($s:ident, $r:expr) => {
+        $s.x[($r as usize) & 31]
+    };
+}
+
+impl<X: Xlen, B: Bus> Hart<X, B> {
+    /// A hart in M-mode at reset (pc = RAM base) with `ram_size` bytes of RAM
+    /// at [`RAM_BASE`] (rounded up to whole 4 KiB pages) and `bus` for everything else.
+    pub fn new(ram_size: usize, bus: B) -> Self {
+        let ram_size = ram_size.div_ceil(4096) * 4096;
+        let mut h = Hart {
+            x: [X::Reg::ZERO; 32],
+            pc: X::Reg::from_u64(RAM_BASE),
+            fp: FpState::default(),
+            prv: PRV_M,
+            bus,
+            ram: vec![0u8; ram_size],
+            ram_base: RAM_BASE,
+            overlays: Vec::new(),
+            c: Csrs::default(),
+            tlb: Tlbs::new(),
+            pmp: [PmpRegion::default(); 16],
+            pmp_n: 0,
+            icache: vec![
+                ICacheEntry {
+                    raw: 0,
+                    op: decode(0, X::XLEN)
+                };
+                ICACHE_SIZE
+            ],
+            fetch_vpn: u64::MAX,
+            fetch_addend: 0,
+            data_prv: PRV_M,
+            reservation: None,
+            time: 0,
+            lines: 0,
+            sbi_intercept: false,
+            insns: 0,
+            stop_at: 0,
+            pending_stop: None,
+            wfi: false,
+            hartid: 0,
+        };
+        h.c.mstatus = if X::XLEN == 64 {
+            (X::MXL << MS_UXL_SHIFT) | (X::MXL << MS_SXL_SHIFT)
+        } else {
+            0
+        };
+        h
+    }
+
+    // ---- Public interface for the board -------------------------------------------------
+
+    /// XLEN of this hart (32 or 64).
+    pub fn xlen(&self) -> u32 {
+        X::XLEN
+    }
+    /// Integer register `i` (0..32), zero-extended to 64 bits (x0 is 0).
+    pub fn reg(&self, i: usize) -> u64 {
+        self.x[i & 31].to_u64()
+    }
+    /// Sets integer register `i` (truncated to XLEN; writes to x0 are ignored).
+    pub fn set_reg(&mut self, i: usize, v: u64) {
+        if i & 31 != 0 {
+            self.x[i & 31] = X::Reg::from_u64(v);
+        }
+    }
+    /// The program counter.
+    pub fn pc(&self) -> u64 {
+        self.pc.to_u64()
+    }
+    /// Sets the program counter (bit 0 is cleared).
+    pub fn set_pc(&mut self, pc: u64) {
+        self.pc = X::Reg::from_u64(pc & !1);
+    }
+    /// Current privilege level ([`PRV_M`], [`PRV_S`] or [`PRV_U`]).
+    pub fn privilege(&self) -> u8 {
+        self.prv
+    }
+    /// Sets the privilege level (for a board that starts a kernel in S-mode).
+    pub fn set_privilege(&mut self, prv: u8) {
+        self.prv = match prv {
+            PRV_U | PRV_S => prv,
+            _ => PRV_M,
+        };
+        self.update_data_prv();
+        self.fetch_vpn = u64::MAX;
+    }
+    /// Sets mhartid.
+    pub fn set_hartid(&mut self, id: u64) {
+        self.hartid = id;
+    }
+    /// The physical address where RAM starts.
+    pub fn ram_base(&self) -> u64 {
+        self.ram_base
+    }
+    /// RAM size in bytes.
+    pub fn ram_size(&self) -> u64 {
+        self.ram.len() as u64
+    }
+    /// All of RAM, for bulk loading (kernel, initrd, device tree).
+    pub fn ram_mut(&mut self) -> &mut [u8] {
+        &mut self.ram
+    }
+    /// All of RAM, read-only (virtqueue processing by devices goes through the board).
+    pub fn ram(&self) -> &[u8] {
+        &self.ram
+    }
+    /// Copies RAM at physical address `pa` into `buf`; `false` if any byte lies outside RAM.
+    pub fn ram_read(&self, pa: u64, buf: &mut [u8]) -> bool {
+        match self.ram_range(pa, buf.len()) {
+            Some(r) => {
+                buf.copy_from_slice(&self.ram[r]);
+                true
+            }
+            None => false,
+        }
+    }
+    /// Copies `data` into RAM at physical address `pa`; `false` if any byte lies outside RAM.
+    pub fn ram_write(&mut self, pa: u64, data: &[u8]) -> bool {
+        match self.ram_range(pa, data.len()) {
+            Some(r) => {
+                self.ram[r].copy_from_slice(data);
+                true
+            }
+            None => false,
+        }
+    }
+    fn ram_range(&self, pa: u64, len: usize) -> Option<std::ops::Range<usize>> {
+        let off = pa.checked_sub(self.ram_base)?;
+        let end = off.checked_add(len as u64)?;
+        if end > self.ram.len() as u64 {
+            return None;
+        }
+        Some(off as usize..end as usize)
+    }
+    /// Routes the physical range `[pa, pa+len)` inside RAM to the bus instead
+    /// of RAM (e.g. HTIF tohost/fromhost words). Pages holding an overlay are
+    /// never cached in the load/store TLBs.
+    pub fn add_mmio_overlay(&mut self, pa: u64, len: u64) {
+        self.overlays.push((pa, len));
+        self.flush_tlb();
+    }
+    /// Sets or clears interrupt-pending lines driven by devices: any of
+    /// [`IRQ_MEI`], [`IRQ_SEI`] (PLIC), [`IRQ_MTI`], [`IRQ_MSI`] (CLINT).
+    /// The line value of SEIP is ORed with the software-writable mip.SEIP bit.
+    pub fn set_irq_lines(&mut self, mask: u64, level: bool) {
+        let mask = mask & (IRQ_MEI | IRQ_SEI | IRQ_MTI | IRQ_MSI);
+        if level {
+            self.lines |= mask;
+        } else {
+            self.lines &= !mask;
+        }
+    }
+    /// The device-driven interrupt lines.
+    pub fn irq_lines(&self) -> u64 {
+        self.lines
+    }
+    /// Sets the current `time` (mtime): read by the time CSR and compared with stimecmp (Sstc).
+    pub fn set_time(&mut self, t: u64) {
+        self.time = t;
+    }
+    /// The current `time`.
+    pub fn time(&self) -> u64 {
+        self.time
+    }
+    /// stimecmp (Sstc), for a board that schedules wake-ups of a waiting hart.
+    pub fn stimecmp(&self) -> u64 {
+        self.c.stimecmp
+    }
+    /// Whether the Sstc timer is enabled (menvcfg.STCE).
+    pub fn sstc_enabled(&self) -> bool {
+        self.c.menvcfg & MENVCFG_STCE != 0
+    }
+    /// Instructions executed (including ones that trapped) since construction.
+    pub fn insns(&self) -> u64 {
+        self.insns
+    }
+    /// Whether the hart sits in WFI.
+    pub fn waiting(&self) -> bool {
+        self.wfi
+    }
+    /// Reads a CSR as M-mode would (no privilege checks); `None` for an unimplemented CSR.
+    pub fn csr(&mut self, csr: u32) -> Option<u64> {
+        let saved = self.prv;
+        self.prv = PRV_M;
+        let v = self.csr_read(csr).ok();
+        self.prv = saved;
+        v
+    }
+    /// Writes a CSR as M-mode would (WARL rules apply); `false` for an unimplemented CSR.
+    pub fn set_csr(&mut self, csr: u32, v: u64) -> bool {
+        let saved = self.prv;
+        self.prv = PRV_M;
+        let ok = self.csr_write(csr, v).is_ok();
+        self.prv = saved;
+        ok
+    }
+
+    /// Runs at most `budget` instructions. Returns early on WFI, an intercepted
+    /// SBI call or a bus request. Interrupts are checked on entry and after every
+    /// instruction that can enable one.
+    pub fn run(&mut self, budget: u64) -> Stop {
+        let end = self.insns.saturating_add(budget);
+        loop {
+            if self.wfi {
+                if self.mip() & self.c.mie == 0 {
+                    return Stop::Wfi;
+                }
+                self.wfi = false;
+            }
+            if let Some(cause) = self.pending_interrupt() {
+                self.take_trap(cause | (1 << (X::XLEN - 1)), 0, true);
+            }
+            if self.insns >= end {
+                return Stop::Budget;
+            }
+            self.stop_at = end;
+            self.exec_block();
+            if let Some(s) = self.pending_stop.take() {
+                return s;
+            }
+        }
+    }
+
+    /// Ends the current block after this instruction, returning `s` from `run`.
+    pub(crate) fn request_stop(&mut self, s: Stop) {
+        self.pending_stop = Some(s);
+        self.stop_at = 0;
+    }
+    /// Ends the current block after this instruction so `run` re-checks interrupts.
+    #[inline]
+    fn end_block(&mut self) {
+        self.stop_at = 0;
+    }
+
+    // ---- Interrupts and traps ------------------------------------------------------------
+
+    /// The effective mip: software bits, device lines, and the Sstc timer.
+    pub(crate) fn mip(&self) -> u64 {
+        let mut v = self.c.mip_sw | self.lines;
+        if self.c.menvcfg & MENVCFG_STCE != 0 {
+            v &= !IRQ_STI;
+            if self.time >= self.c.stimecmp {
+                v |= IRQ_STI;
+            }
+        }
+        v
+    }
+
+    fn pending_interrupt(&self) -> Option<u64> {
+        let pending = self.mip() & self.c.mie;
+        if pending == 0 {
+            return None;
+        }
+        let m_on = self.prv < PRV_M || self.c.mstatus & MS_MIE != 0;
+        let m = pending & !self.c.mideleg;
+        if m_on && m != 0 {
+            return Some(Self::highest(m));
+        }
+        let s_on = self.prv < PRV_S || (self.prv == PRV_S && self.c.mstatus & MS_SIE != 0);
+        let s = pending & self.c.mideleg;
+        if s_on && s != 0 {
+            return Some(Self::highest(s));
+        }
+        None
+    }
+
+    fn highest(set: u64) -> u64 {
+        for c in [11, 3, 7, 9, 1, 5] {
+            if set & (1 << c) != 0 {
+                return c;
+            }
+        }
+        set.trailing_zeros() as u64
+    }
+
+    /// Enters the trap handler for `cause` (interrupt bit at XLEN-1).
+    fn take_trap(&mut self, cause: u64, tval: u64, interrupt: bool) {
+        let code = cause & 0xffff;
+        let deleg = if interrupt {
+            self.c.mideleg
+        } else {
+            self.c.medeleg
+        };
+        let pc = self.pc.to_u64();
+        self.reservation = None;
+        self.end_block();
+        if self.prv <= PRV_S && (deleg >> code) & 1 != 0 {
+            self.c.scause = cause;
+            self.c.sepc = pc;
+            self.c.stval = tval;
+            let ms = self.c.mstatus;
+            let mut n = ms & !(MS_SPIE | MS_SIE | MS_SPP);
+            if ms & MS_SIE != 0 {
+                n |= MS_SPIE;
+            }
+            if self.prv == PRV_S {
+                n |= MS_SPP;
+            }
+            self.c.mstatus = n;
+            self.prv = PRV_S;
+            let base = self.c.stvec & !3;
+            let target = if interrupt && self.c.stvec & 1 != 0 {
+                base + 4 * code
+            } else {
+                base
+            };
+            self.pc = X::Reg::from_u64(target);
+        } else {
+            self.c.mcause = cause;
+            self.c.mepc = pc;
+            self.c.mtval = tval;
+            let ms = self.c.mstatus;
+            let mut n = ms & !(MS_MPIE | MS_MIE | MS_MPP);
+            if ms & MS_MIE != 0 {
+                n |= MS_MPIE;
+            }
+            n |= (self.prv as u64) << MS_MPP_SHIFT;
+            self.c.mstatus = n;
+            self.prv = PRV_M;
+            let base = self.c.mtvec & !3;
+            let target = if interrupt && self.c.mtvec & 1 != 0 {
+                base + 4 * code
+            } else {
+                base
+            };
+            self.pc = X::Reg::from_u64(target);
+        }
+        self.wfi = false;
+        self.update_data_prv();
+        self.fetch_vpn = u64::MAX;
+    }
+
+    /// Raises a synchronous exception at the current pc.
+    #[cold]
+    fn exception(&mut self, e: Exc) {
+        // A trapping instruction does not retire.
+        self.c.instret_off = self.c.instret_off.wrapping_sub(1);
+        self.take_trap(e.cause, e.tval, false);
+    }
+
+    // ---- Memory access fast paths ---------------------------------------------------------
+
+    #[inline(always)]
+    fn load<const N: usize>(&mut self, va: u64) -> Result<u64, Exc> {
+        let vpn = va >> 12;
+        let e = self.tlb.sets[self.data_prv as usize & 3][Access::Load as usize]
+            [(vpn as usize) & (TLB_SIZE - 1)];
+        if e.tag == vpn && (va & 0xfff) as usize <= 4096 - N {
+            let off = va.wrapping_add(e.addend) as usize;
+            if let Some(b) = self.ram.get(off..off + N) {
+                let mut v = [0u8; 8];
+                v[..N].copy_from_slice(b);
+                return Ok(u64::from_le_bytes(v));
+            }
+        }
+        self.load_slow(va, N as u64, Access::Load)
+    }
+
+    #[inline(always)]
+    fn store<const N: usize>(&mut self, va: u64, v: u64) -> Result<(), Exc> {
+        let vpn = va >> 12;
+        let e = self.tlb.sets[self.data_prv as usize & 3][Access::Store as usize]
+            [(vpn as usize) & (TLB_SIZE - 1)];
+        if e.tag == vpn && (va & 0xfff) as usize <= 4096 - N {
+            let off = va.wrapping_add(e.addend) as usize;
+            if let Some(b) = self.ram.get_mut(off..off + N) {
+                b.copy_from_slice(&v.to_le_bytes()[..N]);
+                return Ok(());
+            }
+        }
+        self.store_slow(va, N as u64, v)
+    }
+
+    #[inline(always)]
+    fn fetch(&mut self, pc: u64) -> Result<u32, Exc> {
+        if pc >> 12 == self.fetch_vpn && pc & 0xfff <= 0xffc {
+            let off = pc.wrapping_add(self.fetch_addend) as usize;
+            if let Some(b) = self.ram.get(off..off + 4) {
+                return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            }
+        }
+        self.fetch_slow(pc)
+    }
+
+    // ---- The interpreter loop -------------------------------------------------------------
+
+    fn exec_block(&mut self) {
+        while self.insns < self.stop_at {
+            let pc = self.pc.to_u64();
+            let raw = match self.fetch(pc) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.insns += 1;
+                    self.exception(e);
+                    continue;
+                }
+            };
+            let slot = &mut self.icache[(pc >> 1) as usize & (ICACHE_SIZE - 1)];
+            let op = if slot.raw == raw {
+                slot.op
+            } else {
+                let op = decode(raw, X::XLEN);
+                *slot = ICacheEntry { raw, op };
+                op
+            };
+            self.insns += 1;
+            if let Err(e) = self.execute(op, pc, raw) {
+                self.exception(e);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn wr(&mut self, rd: u8, v: X::Reg) {
+        self.x[(rd as usize) & 31] = v;
+        self.x[0] = X::Reg::ZERO;
+    }
+
+    #[inline(always)]
+    fn sext32(v: u64) -> X::Reg {
+        X::Reg::from_i64(v as i32 as i64)
+    }
+
+    #[inline(always)]
+    fn execute(&mut self, op: Op, pc: u64, raw: u32) -> Result<(), Exc> {
+        let len = insn_len(raw);
+        let next = X::Reg::from_u64(pc.wrapping_add(len));
+        let a = rd_x!(self, op.rs1);
+        let b = rd_x!(self, op.rs2);
+        let imm = X::Reg::from_i64(op.imm as i64);
+        let rd = op.rd;
+        macro_rules! alu {
+            ($v:expr) => {{
+                let v = $v;
+                self.wr(rd, v);
+            }};
+        }
+        macro_rules! branch {
+            ($c:expr) => {{
+                if $c {
+                    self.pc = X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64));
+                } else {
+                    self.pc = next;
+                }
+                return Ok(());
+            }};
+        }
+        macro_rules! ld {
+            ($n:literal, $conv:expr) => {{
+                let va = a.add(imm).to_u64();
+                let v = self.load::<$n>(va)?;
+                let f: fn(u64) -> X::Reg = $conv;
+                self.wr(rd, f(v));
+            }};
+        }
+        macro_rules! st {
+            ($n:literal) => {{
+                let va = a.add(imm).to_u64();
+                self.store::<$n>(va, b.to_u64())?;
+            }};
+        }
+        macro_rules! w32 {
+            ($e:expr) => {{
+                let v: u64 = $e;
+                self.wr(rd, Self::sext32(v));
+            }};
+        }
+        let (au, bu) = (a.to_u64(), b.to_u64());
+        match op.k {
+            K::Lui => alu!(imm),
+            K::Auipc => alu!(X::Reg::from_u64(pc).add(imm)),
+            K::Jal => {
+                self.wr(rd, next);
+                self.pc = X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64));
+                return Ok(());
+            }
+            K::Jalr => {
+                let t = a.add(imm).and(X::Reg::from_i64(-2));
+                self.wr(rd, next);
+                self.pc = t;
+                return Ok(());
+            }
+            K::Beq => branch!(a == b),
+            K::Bne => branch!(a != b),
+            K::Blt => branch!(a.lt(b)),
+            K::Bge => branch!(!a.lt(b)),
+            K::Bltu => branch!(a.ltu(b)),
+            K::Bgeu => branch!(!a.ltu(b)),
+            K::Lb => ld!(1, |v| X::Reg::from_i64(v as i8 as i64)),
+            K::Lh => ld!(2, |v| X::Reg::from_i64(v as i16 as i64)),
+            K::Lw => ld!(4, |v| X::Reg::from_i64(v as i32 as i64)),
+            K::Ld => ld!(8, X::Reg::from_u64),
+            K::Lbu => ld!(1, X::Reg::from_u64),
+            K::Lhu => ld!(2, X::Reg::from_u64),
+            K::Lwu => ld!(4, X::Reg::from_u64),
+            K::Sb => st!(1),
+            K::Sh => st!(2),
+            K::Sw => st!(4),
+            K::Sd => st!(8),
+            K::Addi => alu!(a.add(imm)),
+            K::Slti => alu!(X::Reg::from_u64(a.lt(imm) as u64)),
+            K::Sltiu => alu!(X::Reg::from_u64(a.ltu(imm) as u64)),
+            K::Xori => alu!(a.xor(imm)),
+            K::Ori => alu!(a.or(imm)),
+            K::Andi => alu!(a.and(imm)),
+            K::Slli => alu!(a.sll(op.imm as u32)),
+            K::Srli => alu!(a.srl(op.imm as u32)),
+            K::Srai => alu!(a.sra(op.imm as u32)),
+            K::Add => alu!(a.add(b)),
+            K::Sub => alu!(a.sub(b)),
+            K::Sll => alu!(a.sll(bu as u32)),
+            K::Slt => alu!(X::Reg::from_u64(a.lt(b) as u64)),
+            K::Sltu => alu!(X::Reg::from_u64(a.ltu(b) as u64)),
+            K::Xor => alu!(a.xor(b)),
+            K::Srl => alu!(a.srl(bu as u32)),
+            K::Sra => alu!(a.sra(bu as u32)),
+            K::Or => alu!(a.or(b)),
+            K::And => alu!(a.and(b)),
+            K::Addiw => w32!(au.wrapping_add(op.imm as i64 as u64)),
+            K::Slliw => w32!(((au as u32) << op.imm) as u64),
+            K::Srliw => w32!(((au as u32) >> op.imm) as u64),
+            K::Sraiw => w32!(((au as i32) >> op.imm) as u64),
+            K::Addw => w32!(au.wrapping_add(bu)),
+            K::Subw => w32!(au.wrapping_sub(bu)),
+            K::Sllw => w32!(((au as u32) << (bu & 31)) as u64),
+            K::Srlw => w32!(((au as u32) >> (bu & 31)) as u64),
+            K::Sraw => w32!(((au as i32) >> (bu & 31)) as u64),
+            K::Mul => alu!(a.mul(b)),
+            K::Mulh => alu!(a.mulh(b)),
+            K::Mulhsu => alu!(a.mulhsu(b)),
+            K::Mulhu => alu!(a.mulhu(b)),
+            K::Div => alu!(a.div(b)),
+            K::Divu => alu!(a.divu(b)),
+            K::Rem => alu!(a.rem(b)),
+            K::Remu => alu!(a.remu(b)),
+            K::Mulw => w32!((au as u32).wrapping_mul(bu as u32) as u64),
+            K::Divw => w32!((au as u32).div(bu as u32) as u64),
+            K::Divuw => w32!((au as u32).divu(bu as u32) as u64),
+            K::Remw => w32!((au as u32).rem(bu as u32) as u64),
+            K::Remuw => w32!((au as u32).remu(bu as u32) as u64),
+            K::Fence | K::FenceI => {}
+            _ => return self.execute_system(op, pc, raw, next),
+        }
+        self.pc = next;
+        Ok(())
+    }
+
+    /// Everything outside the integer hot set: system, CSR, atomics, floating point.
+    #[inline(never)]
+    fn execute_system(&mut self, op: Op, pc: u64, raw: u32, next: X::Reg) -> Result<(), Exc> {
+        let illegal = Exc::new(
+            EXC_ILLEGAL,
+            if raw & 3 == 3 {
+                raw as u64
+            } else {
+                raw as u64 & 0xffff
+            },
+        );
+        let a = rd_x!(self, op.rs1);
+        let b = rd_x!(self, op.rs2);
+        let rd = op.rd;
+        match op.k {
+            K::Illegal => return Err(illegal),
+            K::Ecall => {
+                if self.prv == PRV_S && self.sbi_intercept {
+                    self.pc = next;
+                    self.request_stop(Stop::SbiCall);
+                    return Ok(());
+                }
+                let cause = match self.prv {
+                    PRV_U => EXC_ECALL_U,
+                    PRV_S => EXC_ECALL_S,
+                    _ => EXC_ECALL_M,
+                };
+                return Err(Exc::new(cause, 0));
+            }
+            K::Ebreak => return Err(Exc::new(EXC_BREAKPOINT, pc)),
+            K::Mret => {
+                if self.prv != PRV_M {
+                    return Err(illegal);
+                }
+                let ms = self.c.mstatus;
+                let mpp = ((ms & MS_MPP) >> MS_MPP_SHIFT) as u8;
+                let mut n = ms & !(MS_MIE | MS_MPP);
+                if ms & MS_MPIE != 0 {
+                    n |= MS_MIE;
+                }
+                n |= MS_MPIE;
+                if mpp != PRV_M {
+                    n &= !MS_MPRV;
+                }
+                self.c.mstatus = n;
+                self.prv = mpp;
+                self.pc = X::Reg::from_u64(self.c.mepc);
+                self.after_xret();
+                return Ok(());
+            }
+            K::Sret => {
+                if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TSR != 0) {
+                    return Err(illegal);
+                }
+                let ms = self.c.mstatus;
+                let spp = if ms & MS_SPP != 0 { PRV_S } else { PRV_U };
+                let mut n = ms & !(MS_SIE | MS_SPP | MS_MPRV);
+                if ms & MS_SPIE != 0 {
+                    n |= MS_SIE;
+                }
+                n |= MS_SPIE;
+                self.c.mstatus = n;
+                self.prv = spp;
+                self.pc = X::Reg::from_u64(self.c.sepc);
+                self.after_xret();
+                return Ok(());
+            }
+            K::Wfi => {
+                if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TW != 0) {
+                    return Err(illegal);
+                }
+                self.pc = next;
+                if self.mip() & self.c.mie == 0 {
+                    self.wfi = true;
+                    self.request_stop(Stop::Wfi);
+                }
+                return Ok(());
+            }
+            K::SfenceVma => {
+                if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TVM != 0) {
+                    return Err(illegal);
+                }
+                if op.rs1 != 0 && !self.tlb.has_superpage {
+                    let vpn = a.to_u64() >> 12;
+                    self.tlb.flush_page(vpn);
+                    if vpn == self.fetch_vpn {
+                        self.fetch_vpn = u64::MAX;
+                    }
+                } else {
+                    self.flush_tlb();
+                }
+            }
+            K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
+                let csr = op.imm as u32 & 0xfff;
+                let src = match op.k {
+                    K::Csrrw | K::Csrrs | K::Csrrc => a.to_u64(),
+                    _ => op.rs1 as u64,
+                };
+                let writes = matches!(op.k, K::Csrrw | K::Csrrwi) || op.rs1 != 0;
+                self.csr_check(csr, writes).map_err(|_| illegal)?;
+                // For mip, read-modify-write uses the software-writable SEIP bit only.
+                let old = if csr == MIP && !matches!(op.k, K::Csrrw | K::Csrrwi) {
+                    (self.mip() & !IRQ_SEI) | (self.c.mip_sw & IRQ_SEI)
+                } else if !writes || rd != 0 || !matches!(op.k, K::Csrrw | K::Csrrwi) {
+                    self.csr_read(csr).map_err(|_| illegal)?
+                } else {
+                    0
+                };
+                // rd gets the full mip (device lines included) in every case.
+                let rd_val = if csr == MIP { self.mip() } else { old };
+                if writes {
+                    let new = match op.k {
+                        K::Csrrw | K::Csrrwi => src,
+                        K::Csrrs | K::Csrrsi => old | src,
+                        _ => old & !src,
+                    };
+                    self.csr_write(csr, new).map_err(|_| illegal)?;
+                    self.end_block();
+                }
+                self.wr(rd, X::Reg::from_u64(rd_val));
+            }
+            K::LrW | K::LrD => {
+                let size = if op.k == K::LrW { 4 } else { 8 };
+                let va = a.to_u64();
+                if va & (size - 1) != 0 {
+                    return Err(Exc::new(EXC_LOAD_MISALIGNED, va));
+                }
+                let pa = self.amo_addr(va, size, Access::Load)?;
+                let v = self
+                    .phys_read(pa, size as u8)
+                    .ok_or(Exc::new(EXC_LOAD_ACCESS, va))?;
+                self.reservation = Some(pa);
+                self.wr(
+                    rd,
+                    if size == 4 {
+                        Self::sext32(v)
+                    } else {
+                        X::Reg::from_u64(v)
+                    },
+                );
+            }
+            K::ScW | K::ScD => {
+                let size = if op.k == K::ScW { 4 } else { 8 };
+                let va = a.to_u64();
+                if va & (size - 1) != 0 {
+                    return Err(Exc::new(EXC_STORE_MISALIGNED, va));
+                }
+                let pa = self.amo_addr(va, size, Access::Store)?;
+                let ok = self.reservation == Some(pa);
+                self.reservation = None;
+                if ok && !self.phys_write(pa, size as u8, b.to_u64()) {
+                    return Err(Exc::new(EXC_STORE_ACCESS, va));
+                }
+                self.wr(rd, X::Reg::from_u64(!ok as u64));
+            }
+            K::AmoW | K::AmoD => {
+                let size = if op.k == K::AmoW { 4 } else { 8 };
+                let va = a.to_u64();
+                if va & (size - 1) != 0 {
+                    return Err(Exc::new(EXC_STORE_MISALIGNED, va));
+                }
+                let pa = self.amo_addr(va, size, Access::Store)?;
+                let old = self
+                    .phys_read(pa, size as u8)
+                    .ok_or(Exc::new(EXC_STORE_ACCESS, va))?;
+                let src = b.to_u64();
+                let (o, s) = if size == 4 {
+                    (old as i32 as i64 as u64, src as i32 as i64 as u64)
+                } else {
+                    (old, src)
+                };
+                let new = match op.imm {
+                    0x00 => o.wrapping_add(s),
+                    0x01 => s,
+                    0x04 => o ^ s,
+                    0x08 => o | s,
+                    0x0c => o & s,
+                    0x10 => (o as i64).min(s as i64) as u64,
+                    0x14 => (o as i64).max(s as i64) as u64,
+                    0x18 => o.min(s),
+                    _ => o.max(s),
+                };
+                if !self.phys_write(pa, size as u8, new) {
+                    return Err(Exc::new(EXC_STORE_ACCESS, va));
+                }
+                self.wr(
+                    rd,
+                    if size == 4 {
+                        Self::sext32(old)
+                    } else {
+                        X::Reg::from_u64(old)
+                    },
+                );
+            }
+            K::Flw | K::Fld => {
+                if self.c.mstatus & MS_FS == 0 {
+                    return Err(illegal);
+                }
+                let va = a.to_u64().wrapping_add(op.imm as i64 as u64);
+                let v = if op.k == K::Flw {
+                    self.load::<4>(va)? | 0xffff_ffff_0000_0000
+                } else {
+                    self.load::<8>(va)?
+                };
+                self.fp.f[rd as usize & 31] = v;
+                self.c.mstatus |= MS_FS;
+            }
+            K::Fsw | K::Fsd => {
+                if self.c.mstatus & MS_FS == 0 {
+                    return Err(illegal);
+                }
+                let va = a.to_u64().wrapping_add(op.imm as i64 as u64);
+                let v = self.fp.f[op.rs2 as usize & 31];
+                if op.k == K::Fsw {
+                    self.store::<4>(va, v)?;
+                } else {
+                    self.store::<8>(va, v)?;
+                }
+            }
+            K::Fp => {
+                if self.c.mstatus & MS_FS == 0 {
+                    return Err(illegal);
+                }
+                let flags = self.fp.fflags;
+                match fp::execute(&mut self.fp, raw, a.to_u64(), X::XLEN) {
+                    FpOutcome::Illegal => return Err(illegal),
+                    FpOutcome::WroteF => self.c.mstatus |= MS_FS,
+                    FpOutcome::WroteX(v) => {
+                        self.wr(rd, X::Reg::from_u64(v));
+                        if self.fp.fflags != flags {
+                            self.c.mstatus |= MS_FS;
+                        }
+                    }
+                }
+            }
+            _ => return Err(illegal),
+        }
+        self.pc = next;
+        Ok(())
+    }
+
+    fn after_xret(&mut self) {
+        self.update_data_prv();
+        self.fetch_vpn = u64::MAX;
+        self.end_block();
+    }
+
+    // ---- CSRs -----------------------------------------------------------------------------
+
+    /// Privilege and read-only checks of a CSR access.
+    fn csr_check(&self, csr: u32, writes: bool) -> Result<(), ()> {
+        if (csr >> 8) & 3 > self.prv as u32 {
+            return Err(());
+        }
+        if writes && csr >> 10 == 3 {
+            return Err(());
+        }
+        Ok(())
+    }
+
+    fn counter_allowed(&self, idx: u32) -> bool {
+        let bit = 1u64 << (idx & 31);
+        match self.prv {
+            PRV_M => true,
+            PRV_S => self.c.mcounteren & bit != 0,
+            _ => self.c.mcounteren & bit != 0 && self.c.scounteren & bit != 0,
+        }
+    }
+
+    fn cycle(&self) -> u64 {
+        self.insns.wrapping_add(self.c.cycle_off)
+    }
+    fn instret(&self) -> u64 {
+        self.insns.wrapping_add(self.c.instret_off)
+    }
+
+    fn fs_on(&self) -> Result<(), ()> {
+        if self.c.mstatus & MS_FS == 0 {
+            Err(())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn mstatus_view(&self) -> u64 {
+        let ms = self.c.mstatus;
+        let dirty = ms & MS_FS == MS_FS;
+        if X::XLEN == 32 {
+            (ms & 0x7fff_ffff) | ((dirty as u64) << 31)
+        } else {
+            ms | ((dirty as u64) << 63)
+        }
+    }
+
+    fn stimecmp_allowed(&self) -> bool {
+        self.prv == PRV_M || (self.c.menvcfg & MENVCFG_STCE != 0 && self.c.mcounteren & 2 != 0)
+    }
+
+    /// Reads a CSR (after [`Self::csr_check`]).
+    pub(crate) fn csr_read(&self, csr: u32) -> Result<u64, ()> {
+        let rv32 = X::XLEN == 32;
+        let v = match csr {
+            FFLAGS => {
+                self.fs_on()?;
+                self.fp.fflags as u64
+            }
+            FRM => {
+                self.fs_on()?;
+                self.fp.frm as u64
+            }
+            FCSR => {
+                self.fs_on()?;
+                ((self.fp.frm as u64) << 5) | self.fp.fflags as u64
+            }
+            0xc00..=0xc1f | 0xc80..=0xc9f => {
+                if (csr >= 0xc80 && !rv32) || !self.counter_allowed(csr) {
+                    return Err(());
+                }
+                let v = match csr & 0x1f {
+                    0 => self.cycle(),
+                    1 => self.time,
+                    2 => self.instret(),
+                    _ => 0,
+                };
+                if csr >= 0xc80 {
+                    v >> 32
+                } else {
+                    v
+                }
+            }
+            SSTATUS => {
+                let m = SSTATUS_RMASK
+                    | if rv32 {
+                        1 << 31
+                    } else {
+                        (1 << 63) | (3 << MS_UXL_SHIFT)
+                    };
+                self.mstatus_view() & m
+            }
+            SIE => self.c.mie & self.c.mideleg,
+            STVEC => self.c.stvec,
+            SCOUNTEREN => self.c.scounteren,
+            SENVCFG => self.c.senvcfg,
+            SSCRATCH => self.c.sscratch,
+            SEPC => self.c.sepc,
+            SCAUSE => self.c.scause,
+            STVAL => self.c.stval,
+            SIP => self.mip() & self.c.mideleg,
+            STIMECMP | STIMECMPH => {
+                if (csr == STIMECMPH && !rv32) || !self.stimecmp_allowed() {
+                    return Err(());
+                }
+                if csr == STIMECMPH {
+                    self.c.stimecmp >> 32
+                } else {
+                    self.c.stimecmp
+                }
+            }
+            SATP => {
+                if self.prv == PRV_S && self.c.mstatus & MS_TVM != 0 {
+                    return Err(());
+                }
+                self.c.satp
+            }
+            MVENDORID | MARCHID | MIMPID | MCONFIGPTR => 0,
+            MHARTID => self.hartid,
+            MSTATUS => self.mstatus_view(),
+            MSTATUSH if rv32 => 0,
+            MISA => {
+                // A C D F I M S U.
+                let ext = (1 << 0)
+                    | (1 << 2)
+                    | (1 << 3)
+                    | (1 << 5)
+                    | (1 << 8)
+                    | (1 << 12)
+                    | (1 << 18)
+                    | (1 << 20);
+                (X::MXL << (X::XLEN - 2)) | ext
+            }
+            MEDELEG => self.c.medeleg,
+            MIDELEG => self.c.mideleg,
+            MIE => self.c.mie,
+            MTVEC => self.c.mtvec,
+            MCOUNTEREN => self.c.mcounteren,
+            MENVCFG => self.c.menvcfg,
+            MENVCFGH if rv32 => self.c.menvcfg >> 32,
+            MCOUNTINHIBIT => 0,
+            0x323..=0x33f => 0,
+            MSCRATCH => self.c.mscratch,
+            MEPC => self.c.mepc,
+            MCAUSE => self.c.mcause,
+            MTVAL => self.c.mtval,
+            MIP => self.mip(),
+            MTINST => 0,
+            MSECCFG => 0,
+            0x3a0..=0x3af => {
+                let n = csr - PMPCFG0;
+                if !rv32 && n & 1 != 0 {
+                    return Err(());
+                }
+                let per = if rv32 { 4 } else { 8 };
+                let first = (n * 4) as usize;
+                let mut v = 0u64;
+                for i in 0..per {
+                    let e = first + i;
+                    let b = if e < 16 { self.c.pmpcfg[e] } else { 0 };
+                    v |= (b as u64) << (8 * i);
+                }
+                v
+            }
+            0x3b0..=0x3ef => {
+                let n = (csr - PMPADDR0) as usize;
+                if n < 16 {
+                    self.c.pmpaddr[n]
+                } else {
+                    0
+                }
+            }
+            MCYCLE => self.cycle(),
+            MINSTRET => self.instret(),
+            0xb03..=0xb1f => 0,
+            MCYCLEH if rv32 => self.cycle() >> 32,
+            MINSTRETH if rv32 => self.instret() >> 32,
+            0xb83..=0xb9f if rv32 => 0,
+            _ => return Err(()),
+        };
+        Ok(if rv32 { v & 0xffff_ffff } else { v })
+    }
+
+    /// Writes a CSR (after [`Self::csr_check`]), applying its WARL rules.
+    pub(crate) fn csr_write(&mut self, csr: u32, v: u64) -> Result<(), ()> {
+        let rv32 = X::XLEN == 32;
+        let v = if rv32 { v & 0xffff_ffff } else { v };
+        let lo32 = |old: u64| (old & !0xffff_ffff) | v;
+        let hi32 = |old: u64| (old & 0xffff_ffff) | (v << 32);
+        match csr {
+            FFLAGS => {
+                self.fs_on()?;
+                self.fp.fflags = (v & 0x1f) as u8;
+                self.c.mstatus |= MS_FS;
+            }
+            FRM => {
+                self.fs_on()?;
+                self.fp.frm = (v & 7) as u8;
+                self.c.mstatus |= MS_FS;
+            }
+            FCSR => {
+                self.fs_on()?;
+                self.fp.fflags = (v & 0x1f) as u8;
+                self.fp.frm = ((v >> 5) & 7) as u8;
+                self.c.mstatus |= MS_FS;
+            }
+            SSTATUS => {
+                let old = self.c.mstatus;
+                self.c.mstatus = (old & !SSTATUS_WMASK) | (v & SSTATUS_WMASK);
+                self.status_changed(old);
+            }
+            SIE => {
+                let m = self.c.mideleg;
+                self.c.mie = (self.c.mie & !m) | (v & m);
+            }
+            STVEC => self.c.stvec = v & !2,
+            SCOUNTEREN => self.c.scounteren = v & 0xffff_ffff,
+            SENVCFG => self.c.senvcfg = v & ENVCFG_FIOM,
+            SSCRATCH => self.c.sscratch = v,
+            SEPC => self.c.sepc = v & !1,
+            SCAUSE => self.c.scause = v,
+            STVAL => self.c.stval = v,
+            SIP => {
+                let m = self.c.mideleg & IRQ_SSI;
+                self.c.mip_sw = (self.c.mip_sw & !m) | (v & m);
+            }
+            STIMECMP | STIMECMPH => {
+                if (csr == STIMECMPH && !rv32) || !self.stimecmp_allowed() {
+                    return Err(());
+                }
+                self.c.stimecmp = if csr == STIMECMPH {
+                    hi32(self.c.stimecmp)
+                } else if rv32 {
+                    lo32(self.c.stimecmp)
+                } else {
+                    v
+                };
+            }
+            SATP => {
+                if self.prv == PRV_S && self.c.mstatus & MS_TVM != 0 {
+                    return Err(());
+                }
+                let ok = if rv32 {
+                    true
+                } else {
+                    matches!(v >> 60, 0 | 8 | 9)
+                };
+                if ok {
+                    self.c.satp = v;
+                    self.flush_tlb();
+                }
+            }
+            MVENDORID | MARCHID | MIMPID | MHARTID | MCONFIGPTR => return Err(()),
+            MSTATUS => {
+                let old = self.c.mstatus;
+                let mut n = (old & !MSTATUS_WMASK) | (v & MSTATUS_WMASK);
+                if rv32 {
+                    n = (n & 0xffff_ffff) | (old & !0xffff_ffff);
+                }
+                // MPP is WARL: the reserved value 2 keeps the old MPP.
+                if (n & MS_MPP) >> MS_MPP_SHIFT == 2 {
+                    n = (n & !MS_MPP) | (old & MS_MPP);
+                }
+                self.c.mstatus = n;
+                self.status_changed(old);
+            }
+            MSTATUSH if rv32 => {}
+            MISA => {}
+            MEDELEG => self.c.medeleg = v & MEDELEG_MASK,
+            MIDELEG => self.c.mideleg = v & S_IRQS,
+            MIE => self.c.mie = v & ALL_IRQS,
+            MTVEC => self.c.mtvec = v & !2,
+            MCOUNTEREN => self.c.mcounteren = v & 0xffff_ffff,
+            MENVCFG => {
+                let m = ENVCFG_FIOM | MENVCFG_STCE;
+                let nv = if rv32 { lo32(self.c.menvcfg) } else { v };
+                self.c.menvcfg = nv & m;
+            }
+            MENVCFGH if rv32 => {
+                self.c.menvcfg = hi32(self.c.menvcfg) & (ENVCFG_FIOM | MENVCFG_STCE)
+            }
+            MCOUNTINHIBIT | 0x323..=0x33f | MTINST | MSECCFG => {}
+            MSCRATCH => self.c.mscratch = v,
+            MEPC => self.c.mepc = v & !1,
+            MCAUSE => self.c.mcause = v,
+            MTVAL => self.c.mtval = v,
+            MIP => {
+                let mut m = IRQ_SSI | IRQ_SEI;
+                if self.c.menvcfg & MENVCFG_STCE == 0 {
+                    m |= IRQ_STI;
+                }
+                self.c.mip_sw = (self.c.mip_sw & !m) | (v & m);
+            }
+            0x3a0..=0x3af => {
+                let n = csr - PMPCFG0;
+                if !rv32 && n & 1 != 0 {
+                    return Err(());
+                }
+                let per = if rv32 { 4 } else { 8 };
+                let first = (n * 4) as usize;
+                for i in 0..per {
+                    let e = first + i;
+                    if e >= 16 || self.c.pmpcfg[e] & crate::mmu::PMP_L != 0 {
+                        continue;
+                    }
+                    let mut b = (v >> (8 * i)) as u8 & 0x9f;
+                    // R=0, W=1 is reserved: keep the entry's old permissions.
+                    if b & 3 == 2 {
+                        b = (b & !7) | (self.c.pmpcfg[e] & 7);
+                    }
+                    self.c.pmpcfg[e] = b;
+                }
+                self.pmp_recompute();
+            }
+            0x3b0..=0x3ef => {
+                let n = (csr - PMPADDR0) as usize;
+                if n < 16 {
+                    let locked = self.c.pmpcfg[n] & crate::mmu::PMP_L != 0
+                        || (n + 1 < 16
+                            && self.c.pmpcfg[n + 1] & crate::mmu::PMP_L != 0
+                            && (self.c.pmpcfg[n + 1] >> crate::mmu::PMP_A_SHIFT) & 3 == 1);
+                    if !locked {
+                        self.c.pmpaddr[n] = if rv32 { v } else { v & ((1 << 54) - 1) };
+                        self.pmp_recompute();
+                    }
+                }
+            }
+            MCYCLE => {
+                let nv = if rv32 { lo32(self.cycle()) } else { v };
+                self.c.cycle_off = nv.wrapping_sub(self.insns);
+            }
+            MINSTRET => {
+                // The write replaces this instruction's own increment.
+                let nv = if rv32 { lo32(self.instret()) } else { v };
+                self.c.instret_off = nv.wrapping_sub(self.insns);
+            }
+            MCYCLEH if rv32 => self.c.cycle_off = hi32(self.cycle()).wrapping_sub(self.insns),
+            MINSTRETH if rv32 => self.c.instret_off = hi32(self.instret()).wrapping_sub(self.insns),
+            0xb03..=0xb1f => {}
+            0xb83..=0xb9f if rv32 => {}
+            _ => {
+                // Read-only counters and the rest: valid only if readable (checked by csr_check).
+                self.csr_read(csr)?;
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+
+    fn status_changed(&mut self, old: u64) {
+        let n = self.c.mstatus;
+        if (old ^ n) & (MS_SUM | MS_MXR) != 0 {
+            self.flush_tlb();
+        }
+        self.update_data_prv();
+    }
+
+    /// Converts this hart into one of another XLEN, keeping all state (registers
+    /// truncated or sign-extended). The shape for run-time MXL/SXL/UXL changes.
+    pub fn convert<Y: Xlen>(self) -> Hart<Y, B> {
+        let mut h = Hart::<Y, B> {
+            x: [Y::Reg::ZERO; 32],
+            pc: Y::Reg::from_i64(self.pc.to_i64()),
+            fp: self.fp,
+            prv: self.prv,
+            bus: self.bus,
+            ram: self.ram,
+            ram_base: self.ram_base,
+            overlays: self.overlays,
+            c: self.c,
+            tlb: self.tlb,
+            pmp: self.pmp,
+            pmp_n: self.pmp_n,
+            icache: vec![
+                ICacheEntry {
+                    raw: 0,
+                    op: decode(0, Y::XLEN)
+                };
+                ICACHE_SIZE
+            ],
+            fetch_vpn: u64::MAX,
+            fetch_addend: 0,
+            data_prv: self.data_prv,
+            reservation: None,
+            time: self.time,
+            lines: self.lines,
+            sbi_intercept: self.sbi_intercept,
+            insns: self.insns,
+            stop_at: 0,
+            pending_stop: None,
+            wfi: self.wfi,
+            hartid: self.hartid,
+        };
+        for i in 0..32 {
+            h.x[i] = Y::Reg::from_i64(self.x[i].to_i64());
+        }
+        h.flush_tlb();
+        h
+    }
+}
