@@ -1,1 +1,1025 @@
-//! (in progress)
+//! The VM configuration file: TinyEMU's JSON format, relaxed (comments,
+//! unquoted keys, trailing commas, as JSON5), plus our `sync` key.
+//!
+//! ```json5
+//! {
+//!   version: 1,
+//!   machine: "riscv64",         // "riscv32" | "riscv64" ("riscv128" is recognised, not supported)
+//!   memory_size: 256,           // MiB
+//!   bios: "fw_jump.bin",        // optional: without it the board's built-in SBI runs the kernel
+//!   kernel: "Image",
+//!   initrd: "initramfs.cpio.gz",
+//!   cmdline: "console=hvc0 earlycon=sbi",
+//!   drive0: { file: "rootfs.ext2" },             // drive0..drive3: virtio-blk
+//!   fs0: { file: "/home/me/share", tag: "home" }, // fs0..fs3: virtio-9p
+//!   sync: "https://example.org/vfsync/me",        // ours: the vfsync server (later)
+//! }
+//! ```
+//!
+//! File names are relative to the directory of the config file. [`parse`]
+//! checks that every file exists (and that 9p shares are directories) but
+//! reads none; [`VmConfig::read_boot_images`] reads bios, kernel and initrd.
+//! docs/vm-config.md is the full description.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::fdt::{VirtioDevice, VirtioKind, Xlen};
+
+/// The only config format version (TinyEMU's `VM_CONFIG_VERSION`).
+pub const CONFIG_VERSION: u64 = 1;
+/// Smallest accepted `memory_size`, in MiB.
+pub const MIN_MEMORY_MIB: u64 = 16;
+/// Largest accepted `memory_size` for riscv32, in MiB (RAM at 0x8000_0000 must end by 4 GiB).
+pub const MAX_MEMORY_MIB_RV32: u64 = 2048;
+/// Largest accepted `memory_size` for riscv64, in MiB.
+pub const MAX_MEMORY_MIB_RV64: u64 = 16384;
+/// Number of `driveN` and of `fsN` keys.
+pub const MAX_DEVICES: usize = 4;
+/// Longest 9p mount tag, in bytes.
+pub const MAX_TAG_LEN: usize = 255;
+/// The mount tag of an `fsN` entry without one (TinyEMU's default).
+pub const DEFAULT_FS_TAG: &str = "/dev/root";
+/// The kernel command line of a config without a `cmdline` key: the console
+/// is virtio-console slot 0 (`hvc0`), early messages go through the SBI.
+pub const DEFAULT_CMDLINE: &str = "console=hvc0 earlycon=sbi";
+/// Largest number of drives and shares together: the board has 8 virtio
+/// slots, and slots 0 and 1 hold the console and the entropy device.
+pub const MAX_DISKS_AND_SHARES: usize = 6;
+/// Largest bios/kernel/initrd file [`VmConfig::read_boot_images`] reads.
+pub const MAX_IMAGE_BYTES: u64 = 1 << 30;
+
+/// The machine type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    /// RV32.
+    Riscv32,
+    /// RV64.
+    Riscv64,
+}
+
+impl Machine {
+    fn max_memory_mib(self) -> u64 {
+        match self {
+            Machine::Riscv32 => MAX_MEMORY_MIB_RV32,
+            Machine::Riscv64 => MAX_MEMORY_MIB_RV64,
+        }
+    }
+}
+
+/// A virtio-blk drive (`driveN`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drive {
+    /// N of `driveN` (0..4).
+    pub index: usize,
+    /// The disk image.
+    pub file: PathBuf,
+}
+
+/// A virtio-9p share (`fsN`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Share {
+    /// N of `fsN` (0..4).
+    pub index: usize,
+    /// The host directory.
+    pub file: PathBuf,
+    /// The mount tag the guest sees.
+    pub tag: String,
+}
+
+/// A parsed, checked VM configuration. Paths are resolved against the
+/// config file's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VmConfig {
+    /// The machine type.
+    pub machine: Machine,
+    /// RAM size in MiB.
+    pub memory_mib: u64,
+    /// Firmware loaded at RAM base (e.g. OpenSBI fw_jump.bin); none: the built-in SBI.
+    pub bios: Option<PathBuf>,
+    /// The kernel (a RISC-V Linux Image or a raw binary).
+    pub kernel: Option<PathBuf>,
+    /// The initrd (e.g. a gzip'd cpio).
+    pub initrd: Option<PathBuf>,
+    /// The kernel command line.
+    pub cmdline: String,
+    /// virtio-blk drives, by increasing index.
+    pub drives: Vec<Drive>,
+    /// virtio-9p shares, by increasing index.
+    pub shares: Vec<Share>,
+    /// The vfsync server URL (not used yet).
+    pub sync: Option<String>,
+}
+
+/// Something in the config that is accepted but deserves a word to the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigWarning {
+    /// A key this emulator does not know; ignored.
+    UnknownKey(String),
+    /// A key this emulator knows but does not implement; ignored.
+    Ignored {
+        /// The key.
+        key: String,
+        /// Why it has no effect.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigWarning::UnknownKey(k) => write!(f, "unknown key {k:?} ignored"),
+            ConfigWarning::Ignored { key, reason } => write!(f, "key {key:?} ignored: {reason}"),
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file itself could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not JSON5.
+    #[error("config syntax error: {0}")]
+    Syntax(String),
+    /// The top level is not an object.
+    #[error("the config must be an object {{ ... }}")]
+    NotAnObject,
+    /// A required key is absent.
+    #[error("missing key {0:?}")]
+    MissingKey(&'static str),
+    /// A key has a value of the wrong type.
+    #[error("key {key:?} must be {expected}, found {found}")]
+    WrongType {
+        /// The key (`fs0.tag` for nested keys).
+        key: String,
+        /// What was expected.
+        expected: &'static str,
+        /// What was found (the JSON value).
+        found: String,
+    },
+    /// `version` is not [`CONFIG_VERSION`].
+    #[error("unsupported config version {0} (this emulator reads version 1)")]
+    BadVersion(String),
+    /// `machine` names no machine we know.
+    #[error("unknown machine {0:?} (expected \"riscv32\" or \"riscv64\")")]
+    UnknownMachine(String),
+    /// `machine` names a machine we know of but do not emulate.
+    #[error("machine {0:?} is not supported (only \"riscv32\" and \"riscv64\")")]
+    UnsupportedMachine(String),
+    /// `memory_size` is out of range.
+    #[error("memory_size {mib} MiB is out of range for {machine:?} ({min}..={max} MiB)")]
+    BadMemorySize {
+        /// The value given.
+        mib: u64,
+        /// The machine type.
+        machine: Machine,
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// Neither `bios` nor `kernel` is given.
+    #[error("nothing to boot: the config needs \"kernel\" or \"bios\"")]
+    NothingToBoot,
+    /// A file value is a URL; the native runner reads local files only.
+    #[error("key {key:?}: URLs are not supported here ({value})")]
+    UrlNotSupported {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// A file named by the config does not exist or cannot be used.
+    #[error("key {key:?}: file {path}: {source}")]
+    File {
+        /// The key that names the file.
+        key: String,
+        /// The resolved path.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A named file is a directory (or a share is not a directory).
+    #[error("key {key:?}: {path} is not a {expected}")]
+    WrongFileKind {
+        /// The key.
+        key: String,
+        /// The resolved path.
+        path: PathBuf,
+        /// "file" or "directory".
+        expected: &'static str,
+    },
+    /// A boot image is too big to load.
+    #[error("key {key:?}: file {path} is {size} bytes, more than the {max} bytes allowed")]
+    FileTooBig {
+        /// The key.
+        key: String,
+        /// The resolved path.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A 9p mount tag is empty, too long or contains a NUL.
+    #[error("key {key:?}: bad 9p mount tag {tag:?} (1..=255 bytes, no NUL)")]
+    BadTag {
+        /// The key.
+        key: String,
+        /// The tag.
+        tag: String,
+    },
+    /// More drives and shares than free virtio slots.
+    #[error("{0} drives and shares configured; the board has room for {max}", max = MAX_DISKS_AND_SHARES)]
+    TooManyDevices(usize),
+    /// Two shares use the same tag.
+    #[error("9p mount tag {0:?} is used twice")]
+    DuplicateTag(String),
+    /// The command line contains a NUL.
+    #[error("the kernel command line contains a NUL character")]
+    NulInCmdline,
+}
+
+/// The result of parsing: the config and what the user should be told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    /// The configuration.
+    pub config: VmConfig,
+    /// Warnings (unknown or ignored keys), in the order of the keys.
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Runner options that override the config file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Replace `memory_size` (MiB).
+    pub memory_mib: Option<u64>,
+    /// Append to the command line (`--append`), separated by a space.
+    pub append: Option<String>,
+}
+
+/// Bios, kernel and initrd read into memory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootImages {
+    /// The firmware.
+    pub bios: Option<Vec<u8>>,
+    /// The kernel.
+    pub kernel: Option<Vec<u8>>,
+    /// The initrd.
+    pub initrd: Option<Vec<u8>>,
+}
+
+/// Reads and parses the config file at `path`; relative file names in it are
+/// resolved against its directory.
+pub fn load(path: &Path) -> Result<Parsed, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    parse(&text, base)
+}
+
+/// Parses config text; relative file names are resolved against `base_dir`.
+pub fn parse(text: &str, base_dir: &Path) -> Result<Parsed, ConfigError> {
+    let value: Value = json5::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(ConfigError::NotAnObject);
+    };
+    let mut warnings = Vec::new();
+
+    for key in obj.keys() {
+        match key.as_str() {
+            "version" | "machine" | "memory_size" | "bios" | "kernel" | "initrd" | "cmdline"
+            | "sync" | "drive0" | "drive1" | "drive2" | "drive3" | "fs0" | "fs1" | "fs2"
+            | "fs3" => {}
+            "eth0" | "eth1" | "eth2" | "eth3" => warnings.push(ConfigWarning::Ignored {
+                key: key.clone(),
+                reason: "networking is not emulated",
+            }),
+            "display0" | "input_device" => warnings.push(ConfigWarning::Ignored {
+                key: key.clone(),
+                reason: "there is no graphical display; the console is virtio-console",
+            }),
+            _ => warnings.push(ConfigWarning::UnknownKey(key.clone())),
+        }
+    }
+
+    let version = obj
+        .get("version")
+        .ok_or(ConfigError::MissingKey("version"))?;
+    if version.as_u64() != Some(CONFIG_VERSION) {
+        return Err(ConfigError::BadVersion(version.to_string()));
+    }
+    let machine = match get_str(&obj, "machine")?.ok_or(ConfigError::MissingKey("machine"))? {
+        "riscv32" => Machine::Riscv32,
+        "riscv64" => Machine::Riscv64,
+        m @ "riscv128" => return Err(ConfigError::UnsupportedMachine(m.to_string())),
+        m => return Err(ConfigError::UnknownMachine(m.to_string())),
+    };
+    let memory_mib = match obj.get("memory_size") {
+        None => return Err(ConfigError::MissingKey("memory_size")),
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| wrong_type("memory_size", "a whole number of MiB", v))?,
+    };
+    check_memory(machine, memory_mib)?;
+
+    let file = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
+        get_str(&obj, key)?
+            .map(|v| resolve(key, v, base_dir, FileKind::File))
+            .transpose()
+    };
+    let bios = file("bios")?;
+    let kernel = file("kernel")?;
+    let initrd = file("initrd")?;
+    if bios.is_none() && kernel.is_none() {
+        return Err(ConfigError::NothingToBoot);
+    }
+    let cmdline = get_str(&obj, "cmdline")?
+        .unwrap_or(DEFAULT_CMDLINE)
+        .to_string();
+    if cmdline.contains('\0') {
+        return Err(ConfigError::NulInCmdline);
+    }
+    let sync = get_str(&obj, "sync")?.map(str::to_string);
+
+    let mut drives = Vec::new();
+    let mut shares: Vec<Share> = Vec::new();
+    for index in 0..MAX_DEVICES {
+        let key = format!("drive{index}");
+        if let Some(sub) = get_obj(&obj, &key)? {
+            check_sub_keys(&key, sub, &["file"], &mut warnings);
+            let f = sub_str(&key, sub, "file")?.ok_or_else(|| missing_sub(&key, "file"))?;
+            drives.push(Drive {
+                index,
+                file: resolve(&format!("{key}.file"), f, base_dir, FileKind::File)?,
+            });
+        }
+        let key = format!("fs{index}");
+        if let Some(sub) = get_obj(&obj, &key)? {
+            check_sub_keys(&key, sub, &["file", "tag"], &mut warnings);
+            let f = sub_str(&key, sub, "file")?.ok_or_else(|| missing_sub(&key, "file"))?;
+            let tag = sub_str(&key, sub, "tag")?
+                .unwrap_or(DEFAULT_FS_TAG)
+                .to_string();
+            if tag.is_empty() || tag.len() > MAX_TAG_LEN || tag.contains('\0') {
+                return Err(ConfigError::BadTag {
+                    key: format!("{key}.tag"),
+                    tag,
+                });
+            }
+            if shares.iter().any(|s| s.tag == tag) {
+                return Err(ConfigError::DuplicateTag(tag));
+            }
+            shares.push(Share {
+                index,
+                file: resolve(&format!("{key}.file"), f, base_dir, FileKind::Directory)?,
+                tag,
+            });
+        }
+    }
+
+    if drives.len() + shares.len() > MAX_DISKS_AND_SHARES {
+        return Err(ConfigError::TooManyDevices(drives.len() + shares.len()));
+    }
+
+    Ok(Parsed {
+        config: VmConfig {
+            machine,
+            memory_mib,
+            bios,
+            kernel,
+            initrd,
+            cmdline,
+            drives,
+            shares,
+            sync,
+        },
+        warnings,
+    })
+}
+
+impl VmConfig {
+    /// Applies the runner's overrides (checked like the config's own values).
+    pub fn apply(&mut self, o: &Overrides) -> Result<(), ConfigError> {
+        if let Some(mib) = o.memory_mib {
+            check_memory(self.machine, mib)?;
+            self.memory_mib = mib;
+        }
+        if let Some(extra) = &o.append {
+            if extra.contains('\0') {
+                return Err(ConfigError::NulInCmdline);
+            }
+            if !extra.is_empty() {
+                if !self.cmdline.is_empty() {
+                    self.cmdline.push(' ');
+                }
+                self.cmdline.push_str(extra);
+            }
+        }
+        Ok(())
+    }
+
+    /// The virtio devices and their slots (docs/memory-map.md): the console
+    /// in slot 0, the entropy device in slot 1, then the drives in index
+    /// order, then the shares in index order.
+    pub fn virtio_devices(&self) -> Vec<VirtioDevice> {
+        let kinds = [VirtioKind::Console, VirtioKind::Entropy]
+            .into_iter()
+            .chain(self.drives.iter().map(|_| VirtioKind::Block))
+            .chain(self.shares.iter().map(|_| VirtioKind::NineP));
+        (0u32..)
+            .zip(kinds)
+            .map(|(slot, kind)| VirtioDevice { slot, kind })
+            .collect()
+    }
+
+    /// The base ISA width.
+    pub fn xlen(&self) -> Xlen {
+        match self.machine {
+            Machine::Riscv32 => Xlen::Rv32,
+            Machine::Riscv64 => Xlen::Rv64,
+        }
+    }
+
+    /// RAM size in bytes.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory_mib << 20
+    }
+
+    /// Reads bios, kernel and initrd; errors name the file. Each may be at
+    /// most [`MAX_IMAGE_BYTES`] and no bigger than RAM.
+    pub fn read_boot_images(&self) -> Result<BootImages, ConfigError> {
+        let max = MAX_IMAGE_BYTES.min(self.memory_bytes());
+        let read = |key: &str, path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, ConfigError> {
+            let Some(path) = path else { return Ok(None) };
+            let io_err = |source| ConfigError::File {
+                key: key.to_string(),
+                path: path.clone(),
+                source,
+            };
+            let size = std::fs::metadata(path).map_err(io_err)?.len();
+            if size > max {
+                return Err(ConfigError::FileTooBig {
+                    key: key.to_string(),
+                    path: path.clone(),
+                    size,
+                    max,
+                });
+            }
+            std::fs::read(path).map(Some).map_err(io_err)
+        };
+        Ok(BootImages {
+            bios: read("bios", &self.bios)?,
+            kernel: read("kernel", &self.kernel)?,
+            initrd: read("initrd", &self.initrd)?,
+        })
+    }
+}
+
+fn check_memory(machine: Machine, mib: u64) -> Result<(), ConfigError> {
+    let max = machine.max_memory_mib();
+    if !(MIN_MEMORY_MIB..=max).contains(&mib) {
+        return Err(ConfigError::BadMemorySize {
+            mib,
+            machine,
+            min: MIN_MEMORY_MIB,
+            max,
+        });
+    }
+    Ok(())
+}
+
+fn wrong_type(key: &str, expected: &'static str, v: &Value) -> ConfigError {
+    ConfigError::WrongType {
+        key: key.to_string(),
+        expected,
+        found: v.to_string(),
+    }
+}
+
+fn missing_sub(key: &str, sub: &str) -> ConfigError {
+    ConfigError::WrongType {
+        key: format!("{key}.{sub}"),
+        expected: "a string (it is required)",
+        found: "nothing".to_string(),
+    }
+}
+
+fn get_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, ConfigError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(wrong_type(key, "a string", v)),
+    }
+}
+
+fn get_obj<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
+    match obj.get(key) {
+        None => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(v) => Err(wrong_type(key, "an object { file: ... }", v)),
+    }
+}
+
+fn sub_str<'a>(
+    key: &str,
+    obj: &'a Map<String, Value>,
+    sub: &str,
+) -> Result<Option<&'a str>, ConfigError> {
+    match obj.get(sub) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(wrong_type(&format!("{key}.{sub}"), "a string", v)),
+    }
+}
+
+fn check_sub_keys(
+    key: &str,
+    obj: &Map<String, Value>,
+    known: &[&str],
+    warnings: &mut Vec<ConfigWarning>,
+) {
+    for k in obj.keys() {
+        if !known.contains(&k.as_str()) {
+            warnings.push(ConfigWarning::UnknownKey(format!("{key}.{k}")));
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    File,
+    Directory,
+}
+
+fn resolve(key: &str, value: &str, base: &Path, kind: FileKind) -> Result<PathBuf, ConfigError> {
+    if value.contains("://") {
+        return Err(ConfigError::UrlNotSupported {
+            key: key.to_string(),
+            value: value.to_string(),
+        });
+    }
+    let path = base.join(value);
+    let meta = std::fs::metadata(&path).map_err(|source| ConfigError::File {
+        key: key.to_string(),
+        path: path.clone(),
+        source,
+    })?;
+    let (ok, expected) = match kind {
+        FileKind::File => (meta.is_file(), "file"),
+        FileKind::Directory => (meta.is_dir(), "directory"),
+    };
+    if !ok {
+        return Err(ConfigError::WrongFileKind {
+            key: key.to_string(),
+            path,
+            expected,
+        });
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory with a kernel, an initrd, a bios, a disk and a share.
+    fn fixture() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["Image", "initrd.gz", "fw.bin", "disk.img"] {
+            std::fs::write(dir.path().join(f), f.as_bytes()).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("share")).unwrap();
+        dir
+    }
+
+    fn parse_in(dir: &tempfile::TempDir, text: &str) -> Result<Parsed, ConfigError> {
+        parse(text, dir.path())
+    }
+
+    const MINIMAL: &str =
+        r#"{ "version": 1, "machine": "riscv64", "memory_size": 128, "kernel": "Image" }"#;
+
+    #[test]
+    fn full_config_with_relaxed_syntax() {
+        let dir = fixture();
+        let p = parse_in(
+            &dir,
+            r#"
+            // a TinyEMU config, relaxed
+            {
+              version: 1,
+              machine: "riscv64",
+              memory_size: 256, /* MiB */
+              bios: "fw.bin",
+              kernel: "Image",
+              initrd: "initrd.gz",
+              cmdline: "console=hvc0",
+              drive0: { file: "disk.img" },
+              fs2: { file: "share", tag: "home", },
+              sync: "https://example.org/u",
+            }"#,
+        )
+        .unwrap();
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        let c = p.config;
+        assert_eq!(c.machine, Machine::Riscv64);
+        assert_eq!(c.memory_mib, 256);
+        assert_eq!(c.memory_bytes(), 256 << 20);
+        assert_eq!(c.bios, Some(dir.path().join("fw.bin")));
+        assert_eq!(c.kernel, Some(dir.path().join("Image")));
+        assert_eq!(c.initrd, Some(dir.path().join("initrd.gz")));
+        assert_eq!(c.cmdline, "console=hvc0");
+        assert_eq!(
+            c.drives,
+            [Drive {
+                index: 0,
+                file: dir.path().join("disk.img")
+            }]
+        );
+        assert_eq!(
+            c.shares,
+            [Share {
+                index: 2,
+                file: dir.path().join("share"),
+                tag: "home".into()
+            }]
+        );
+        assert_eq!(c.sync.as_deref(), Some("https://example.org/u"));
+        let images = c.read_boot_images().unwrap();
+        assert_eq!(images.kernel.as_deref(), Some(&b"Image"[..]));
+        assert_eq!(images.initrd.as_deref(), Some(&b"initrd.gz"[..]));
+        assert_eq!(images.bios.as_deref(), Some(&b"fw.bin"[..]));
+    }
+
+    #[test]
+    fn minimal_config_defaults() {
+        let dir = fixture();
+        let c = parse_in(&dir, MINIMAL).unwrap().config;
+        assert_eq!(c.cmdline, DEFAULT_CMDLINE);
+        assert!(c.bios.is_none() && c.initrd.is_none() && c.sync.is_none());
+        assert!(c.drives.is_empty() && c.shares.is_empty());
+        let c = parse_in(
+            &dir,
+            r#"{version:1, machine:"riscv32", memory_size:64, bios:"fw.bin", fs0:{file:"share"}}"#,
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.machine, Machine::Riscv32);
+        assert_eq!(c.shares[0].tag, DEFAULT_FS_TAG);
+    }
+
+    #[test]
+    fn unknown_and_ignored_keys_warn() {
+        let dir = fixture();
+        let p = parse_in(
+            &dir,
+            r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image",
+                eth0: {driver: "user"}, colour: "blue", drive1: {file: "disk.img", device: "virtio"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.warnings,
+            [
+                ConfigWarning::UnknownKey("colour".into()),
+                ConfigWarning::Ignored {
+                    key: "eth0".into(),
+                    reason: "networking is not emulated"
+                },
+                ConfigWarning::UnknownKey("drive1.device".into()),
+            ]
+        );
+        assert_eq!(p.config.drives[0].index, 1);
+        assert!(p.warnings[0].to_string().contains("colour"));
+    }
+
+    #[test]
+    fn load_resolves_against_the_config_directory() {
+        let dir = fixture();
+        std::fs::create_dir(dir.path().join("cfg")).unwrap();
+        let path = dir.path().join("cfg/vm.json");
+        std::fs::write(
+            &path,
+            r#"{version:1, machine:"riscv64", memory_size:64, kernel:"../Image"}"#,
+        )
+        .unwrap();
+        let c = load(&path).unwrap().config;
+        assert_eq!(c.kernel, Some(dir.path().join("cfg/../Image")));
+        assert!(matches!(
+            load(&dir.path().join("nope.json")),
+            Err(ConfigError::Read { path, .. }) if path.ends_with("nope.json")
+        ));
+    }
+
+    #[test]
+    fn bad_syntax_and_shapes() {
+        let dir = fixture();
+        assert!(matches!(
+            parse_in(&dir, "{ version: 1, "),
+            Err(ConfigError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_in(&dir, "[1, 2]"),
+            Err(ConfigError::NotAnObject)
+        ));
+        assert!(matches!(
+            parse_in(&dir, "{}"),
+            Err(ConfigError::MissingKey("version"))
+        ));
+        assert!(matches!(
+            parse_in(&dir, r#"{version:1, memory_size:64, kernel:"Image"}"#),
+            Err(ConfigError::MissingKey("machine"))
+        ));
+        assert!(matches!(
+            parse_in(&dir, r#"{version:1, machine:"riscv64", kernel:"Image"}"#),
+            Err(ConfigError::MissingKey("memory_size"))
+        ));
+        assert!(matches!(
+            parse_in(&dir, r#"{version:1, machine:"riscv64", memory_size:64}"#),
+            Err(ConfigError::NothingToBoot)
+        ));
+        for (text, key) in [
+            (
+                r#"{version:1, machine:64, memory_size:64, kernel:"Image"}"#,
+                "machine",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:"64", kernel:"Image"}"#,
+                "memory_size",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:64.5, kernel:"Image"}"#,
+                "memory_size",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:-1, kernel:"Image"}"#,
+                "memory_size",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:64, kernel:["Image"]}"#,
+                "kernel",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", cmdline:1}"#,
+                "cmdline",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", drive0:"disk.img"}"#,
+                "drive0",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", drive0:{}}"#,
+                "drive0.file",
+            ),
+            (
+                r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", fs0:{file:"share", tag:7}}"#,
+                "fs0.tag",
+            ),
+        ] {
+            match parse_in(&dir, text) {
+                Err(ConfigError::WrongType { key: k, .. }) => assert_eq!(k, key, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_values() {
+        let dir = fixture();
+        let with = |extra: &str| {
+            parse_in(
+                &dir,
+                &format!(
+                    r#"{{version:1, machine:"riscv64", memory_size:64, kernel:"Image", {extra}}}"#
+                ),
+            )
+        };
+        assert!(matches!(
+            parse_in(&dir, r#"{version:2, machine:"riscv64", memory_size:64, kernel:"Image"}"#),
+            Err(ConfigError::BadVersion(v)) if v == "2"
+        ));
+        assert!(matches!(
+            parse_in(&dir, r#"{version:1, machine:"x86", memory_size:64, kernel:"Image"}"#),
+            Err(ConfigError::UnknownMachine(m)) if m == "x86"
+        ));
+        assert!(matches!(
+            parse_in(
+                &dir,
+                r#"{version:1, machine:"riscv128", memory_size:64, kernel:"Image"}"#
+            ),
+            Err(ConfigError::UnsupportedMachine(_))
+        ));
+        for (machine, mib) in [
+            ("riscv64", 0),
+            ("riscv64", 15),
+            ("riscv64", 16385),
+            ("riscv32", 2049),
+            ("riscv64", 1 << 40),
+        ] {
+            let text =
+                format!(r#"{{version:1, machine:"{machine}", memory_size:{mib}, kernel:"Image"}}"#);
+            assert!(
+                matches!(parse_in(&dir, &text), Err(ConfigError::BadMemorySize { mib: m, .. }) if m == mib),
+                "{text}"
+            );
+        }
+        assert!(parse_in(
+            &dir,
+            r#"{version:1, machine:"riscv32", memory_size:2048, kernel:"Image"}"#
+        )
+        .is_ok());
+        // Beyond what JSON5 numbers hold exactly: refused, whatever the reason given.
+        let text = format!(
+            r#"{{version:1, machine:"riscv64", memory_size:{}, kernel:"Image"}}"#,
+            u64::MAX
+        );
+        assert!(parse_in(&dir, &text).is_err());
+        assert!(matches!(
+            with(r#"cmdline: "a\u0000b""#),
+            Err(ConfigError::NulInCmdline)
+        ));
+        assert!(matches!(
+            with(r#"fs0: {file: "share", tag: ""}"#),
+            Err(ConfigError::BadTag { .. })
+        ));
+        let long = "t".repeat(256);
+        assert!(matches!(
+            with(&format!(r#"fs0: {{file: "share", tag: "{long}"}}"#)),
+            Err(ConfigError::BadTag { .. })
+        ));
+        assert!(matches!(
+            with(r#"fs0: {file: "share", tag: "home"}, fs1: {file: "share", tag: "home"}"#),
+            Err(ConfigError::DuplicateTag(t)) if t == "home"
+        ));
+    }
+
+    #[test]
+    fn bad_files_are_named() {
+        let dir = fixture();
+        let with = |extra: &str| {
+            parse_in(
+                &dir,
+                &format!(r#"{{version:1, machine:"riscv64", memory_size:64, {extra}}}"#),
+            )
+        };
+        match with(r#"kernel: "missing-Image""#) {
+            Err(e @ ConfigError::File { .. }) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("missing-Image") && msg.contains("\"kernel\""),
+                    "{msg}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            with(r#"kernel: "share""#),
+            Err(ConfigError::WrongFileKind {
+                expected: "file",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with(r#"kernel: "Image", fs0: {file: "disk.img"}"#),
+            Err(ConfigError::WrongFileKind { expected: "directory", key, .. }) if key == "fs0.file"
+        ));
+        assert!(matches!(
+            with(r#"kernel: "Image", drive3: {file: "nope.img"}"#),
+            Err(ConfigError::File { key, .. }) if key == "drive3.file"
+        ));
+        assert!(matches!(
+            with(r#"kernel: "https://example.org/Image""#),
+            Err(ConfigError::UrlNotSupported { .. })
+        ));
+        // A file that vanishes between parse and read is reported by name.
+        let mut c = parse_in(&dir, MINIMAL).unwrap().config;
+        c.initrd = Some(dir.path().join("gone.gz"));
+        assert!(matches!(
+            c.read_boot_images(),
+            Err(ConfigError::File { key, path, .. }) if key == "initrd" && path.ends_with("gone.gz")
+        ));
+    }
+
+    #[test]
+    fn oversized_images_are_refused() {
+        let dir = fixture();
+        let big = dir.path().join("big");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len((16 << 20) + 1).unwrap(); // sparse: bigger than a 16 MiB RAM
+        let c = parse_in(
+            &dir,
+            r#"{version:1, machine:"riscv64", memory_size:16, kernel:"big"}"#,
+        )
+        .unwrap()
+        .config;
+        assert!(matches!(
+            c.read_boot_images(),
+            Err(ConfigError::FileTooBig { size, max, .. }) if size == (16 << 20) + 1 && max == 16 << 20
+        ));
+    }
+
+    #[test]
+    fn virtio_slots_follow_the_memory_map() {
+        let dir = fixture();
+        let c = parse_in(
+            &dir,
+            r#"{version:1, machine:"riscv32", memory_size:64, kernel:"Image",
+                fs1: {file: "share", tag: "a"}, drive2: {file: "disk.img"}, fs0: {file: "share", tag: "b"}}"#,
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.xlen(), Xlen::Rv32);
+        let kinds: Vec<_> = c
+            .virtio_devices()
+            .iter()
+            .map(|d| (d.slot, d.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, VirtioKind::Console),
+                (1, VirtioKind::Entropy),
+                (2, VirtioKind::Block),
+                (3, VirtioKind::NineP),
+                (4, VirtioKind::NineP),
+            ]
+        );
+        assert_eq!(c.shares[0].tag, "b");
+        // 4 drives + 3 shares do not fit in the 6 free slots.
+        let text = r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image",
+            drive0:{file:"disk.img"}, drive1:{file:"disk.img"}, drive2:{file:"disk.img"}, drive3:{file:"disk.img"},
+            fs0:{file:"share", tag:"a"}, fs1:{file:"share", tag:"b"}, fs2:{file:"share", tag:"c"}}"#;
+        assert!(matches!(
+            parse_in(&dir, text),
+            Err(ConfigError::TooManyDevices(7))
+        ));
+    }
+
+    #[test]
+    fn overrides() {
+        let dir = fixture();
+        let mut c = parse_in(&dir, MINIMAL).unwrap().config;
+        c.apply(&Overrides {
+            memory_mib: Some(512),
+            append: Some("root=/dev/vda rw".into()),
+        })
+        .unwrap();
+        assert_eq!(c.memory_mib, 512);
+        assert_eq!(c.cmdline, "console=hvc0 earlycon=sbi root=/dev/vda rw");
+        c.apply(&Overrides {
+            memory_mib: None,
+            append: Some("quiet".into()),
+        })
+        .unwrap();
+        assert_eq!(
+            c.cmdline,
+            "console=hvc0 earlycon=sbi root=/dev/vda rw quiet"
+        );
+        assert_eq!(c.memory_mib, 512);
+        assert!(matches!(
+            c.apply(&Overrides {
+                memory_mib: Some(0),
+                append: None
+            }),
+            Err(ConfigError::BadMemorySize { mib: 0, .. })
+        ));
+        assert!(matches!(
+            c.apply(&Overrides {
+                memory_mib: None,
+                append: Some("\0".into())
+            }),
+            Err(ConfigError::NulInCmdline)
+        ));
+        assert_eq!(
+            c.cmdline,
+            "console=hvc0 earlycon=sbi root=/dev/vda rw quiet"
+        );
+        let mut c = parse_in(
+            &dir,
+            r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", cmdline:""}"#,
+        )
+        .unwrap()
+        .config;
+        assert_eq!(c.cmdline, "");
+        c.apply(&Overrides {
+            memory_mib: None,
+            append: Some("quiet".into()),
+        })
+        .unwrap();
+        assert_eq!(c.cmdline, "quiet");
+    }
+}
