@@ -27,7 +27,13 @@
 //!
 //! Rules the transport can rely on:
 //! - every `handle(token, ..)` that answers [`Handled::Pending`] yields
-//!   exactly one [`Completion`] with that token from a later [`Server::poll`];
+//!   exactly one [`Completion`] with that token from a later [`Server::poll`]
+//!   (unless [`Server::reset`] is called first: a device reset drops parked
+//!   requests without completions, since their buffers belong to the old
+//!   queue);
+//! - `poll` does the backend work of parked requests, so the transport calls
+//!   it whenever [`Server::pending`] is non-zero and it gets a chance (each
+//!   device tick, or when the backend reports progress);
 //! - a reply is never longer than the negotiated msize (at most
 //!   [`Config::max_msize`]);
 //! - malformed input never panics: it gets an `Rlerror` (or, when not even a
@@ -43,15 +49,51 @@
 //! `Tflush` of a tag that is not parked is answered at once too (the
 //! request was already answered).
 //!
+//! # Backends
+//!
+//! [`FileSystem`] is the backend interface: node handles and open-file
+//! handles, no host paths, every operation may answer [`FsError::Pending`]
+//! (see its docs for the retry contract). [`MemFs`] is the in-memory
+//! backend; [`testing`] has a client [`testing::Session`], a backend wrapper
+//! that defers operations ([`testing::Deferring`]), the protocol
+//! conformance suite ([`testing::conformance`]) and a randomized message
+//! harness ([`testing::fuzz`]) that any backend can be run through.
+//!
 //! # Supported messages
 //!
 //! Tversion, Tattach, Twalk, Tlopen, Tlcreate, Tread, Twrite, Tclunk,
 //! Tremove, Tflush, Tgetattr, Tsetattr, Treaddir, Tmkdir, Tsymlink, Tmknod,
 //! Tlink, Trename, Trenameat, Tunlinkat, Treadlink, Tstatfs, Tfsync, Tlock,
-//! Tgetlock. Txattrwalk/Txattrcreate and Tauth get `Rlerror(EOPNOTSUPP)`, as
-//! does any unknown type. Locks are advisory and per client: Tlock always
-//! succeeds and Tgetlock reports the range unlocked (the guest kernel
-//! arbitrates between its own processes).
+//! Tgetlock. There are no extended attributes: Txattrwalk of a named
+//! attribute gets `ENODATA`, listing them (an empty name) and Txattrcreate
+//! get `EOPNOTSUPP` (Linux's v9fs treats both as "no xattrs/ACLs"). Tauth
+//! and any unknown type get `EOPNOTSUPP`. Locks are advisory and per client:
+//! Tlock always succeeds and Tgetlock reports the range unlocked (the guest
+//! kernel arbitrates between its own processes).
+//!
+//! # Session rules and errors
+//!
+//! - Tversion comes first (anything else before it gets `EPROTO`); it
+//!   negotiates msize (at least 4096, at most [`Config::max_msize`]) and
+//!   starts a new session: all fids are clunked and parked requests are
+//!   aborted (completions with `reply: None`). A version other than
+//!   `9P2000.L*` is answered `unknown`.
+//! - A message that does not parse (short, size field wrong, longer than
+//!   msize, truncated field, trailing bytes, more than 16 walk names, Twrite
+//!   count not matching its data) gets `EINVAL`; a tag still in use by a
+//!   parked request gets `EINVAL`; a full parking lot gets `EAGAIN`.
+//! - Fids: an unknown fid, a `newfid` in use, walking/creating from an open
+//!   fid or doing I/O on an unopened one get `EBADF`; the table is capped
+//!   at [`Config::max_fids`] (`ENFILE`).
+//! - Names in Tlcreate/Tmkdir/Tsymlink/Tmknod/Tlink/Trename(at)/Tunlinkat
+//!   must be one component: not empty, no `/` or NUL, not `.` or `..`
+//!   (`EINVAL`), at most 255 bytes (`ENAMETOOLONG`). Twalk allows `.` and
+//!   `..`; `..` of the root is the root. A walk whose first name fails is an
+//!   error; a later failure answers the qids found so far and leaves
+//!   `newfid` unused.
+//! - Tread and Treaddir counts are clamped to msize minus the 11-byte reply
+//!   header; Treaddir offsets are the backend's cookies.
+//! - Backend failures are answered with the backend's Linux errno.
 
 mod fs;
 mod memfs;
@@ -63,5 +105,5 @@ pub use fs::{
     dtype_for_mode, mode, open_flags, qid_type, Attr, DirEntry, Errno, FileSystem, FsError,
     FsResult, Owner, Qid, SetAttr, SetTime, StatFs, Timespec, AT_REMOVEDIR,
 };
-pub use memfs::MemFs;
+pub use memfs::{MemFile, MemFs};
 pub use server::{Completion, Config, Handled, Server};

@@ -56,7 +56,7 @@ pub struct Completion {
 
 /// The longest name the server accepts in a path component.
 const NAME_MAX: usize = 255;
-/// An encoded Rreaddir entry without its name: qid[13] offset[8] type[1] len[2].
+/// An encoded Rreaddir entry without its name: `qid[13] offset[8] type[1] len[2]`.
 const MIN_DIRENT: usize = 24;
 /// "No user" in Tattach's n_uname.
 const NONUNAME: u32 = 0xffff_ffff;

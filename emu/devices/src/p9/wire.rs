@@ -52,7 +52,7 @@ pub const NOFID: u32 = 0xffff_ffff;
 pub const MAXWELEM: usize = 16;
 /// Size of the header `size[4] type[1] tag[2]`.
 pub const HEADER_LEN: usize = 7;
-/// Bytes of Rread/Rreaddir before the data (header + count[4]): a Tread
+/// Bytes of Rread/Rreaddir before the data (header + `count[4]`): a Tread
 /// count is clamped to msize minus this.
 pub const IOHDR_LEN: u32 = 11;
 /// Smallest msize the server accepts.
