@@ -32,7 +32,8 @@ TEST_MAIN
   andi a0, a0, (1 << IRQ_STI)
   TEST_EQ 1, a0, 0
   /* with STCE = 1, STIP is not writable through mip */
-  csrsi mip, (1 << IRQ_STI)
+  li t0, (1 << IRQ_STI)
+  csrs mip, t0
   csrr a0, mip
   andi a0, a0, (1 << IRQ_STI)
   TEST_EQ 2, a0, 0

@@ -216,10 +216,14 @@ m_trap:
   SREG t2, TI_MODE(t0)
 
   bgez t1, 3f
-  /* Interrupt: disable its source in mie and return to it. */
+  /* Interrupt: disable its source in mie and return to the interrupted
+     instruction with MIE off (so that one EXPECT_TRAP sees one interrupt
+     even when several are pending). */
   li t2, 1
   sll t2, t2, t1          /* the shift uses the low bits: the code */
   csrc mie, t2
+  li t2, MSTATUS_MPIE
+  csrc mstatus, t2
   j m_trap_return
 3:
   /* Exception: resume at TI_RESUME if set, else skip the instruction. */
@@ -342,6 +346,8 @@ s_trap:
   li t2, 1
   sll t2, t2, t1
   csrc sie, t2
+  li t2, MSTATUS_SPIE
+  csrc sstatus, t2
   /* A software interrupt pending bit would fire again: clear SSIP. */
   li t3, IRQ_BIT | IRQ_SSI
   bne t1, t3, s_trap_return

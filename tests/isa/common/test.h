@@ -13,7 +13,7 @@
  *     cause/tval/epc/mstatus in `trap_info` and resumes at `resume` if
  *     EXPECT_TRAP_AT set one, otherwise after the trapping instruction.
  *     For interrupts it clears the interrupt's enable bit in mie (or sie)
- *     and returns to the interrupted instruction.
+ *     and returns to the interrupted instruction with MIE (SIE) off.
  *   - `ecall` with a7 == ECALL_TO_M (from any mode) returns to the next
  *     instruction in M-mode without recording anything: that is how tests
  *     get back to M-mode (macro TO_M).
