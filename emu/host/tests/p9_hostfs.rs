@@ -198,6 +198,66 @@ fn symlinks_pointing_out_are_never_followed() {
 }
 
 #[test]
+fn a_symlink_fid_is_never_used_as_a_directory() {
+    let sb = sandbox();
+    symlink(&sb.outside, sb.share.join("out")).unwrap();
+    let mut s = session(&sb.share);
+    s.put(ROOT, "mine", b"guest file");
+    s.walk(ROOT, 1, &["out"]).unwrap();
+    s.walk(ROOT, 2, &["mine"]).unwrap();
+    // Every operation that takes a directory fid, given the link to outside/.
+    assert!(s.unlinkat(1, "secret", 0).is_err(), "unlink outside/secret");
+    assert!(
+        s.renameat(1, "secret", ROOT, "stolen").is_err(),
+        "rename it in"
+    );
+    assert!(
+        s.renameat(ROOT, "mine", 1, "planted").is_err(),
+        "rename ours out"
+    );
+    assert!(s
+        .call(Request::Rename {
+            fid: 2,
+            dfid: 1,
+            name: b"planted".to_vec()
+        })
+        .is_err());
+    assert!(s
+        .call(Request::Link {
+            dfid: 1,
+            fid: 2,
+            name: b"planted".to_vec()
+        })
+        .is_err());
+    assert!(s.mkdir(1, "planted", 0o755).is_err());
+    assert!(s.symlink(1, "planted", "x").is_err());
+    let fifo = Request::Mknod {
+        dfid: 1,
+        name: b"planted".to_vec(),
+        mode: mode::S_IFIFO | 0o600,
+        major: 0,
+        minor: 0,
+        gid: 0,
+    };
+    assert!(s.call(fifo).is_err());
+    assert!(s.lcreate(1, "planted", open_flags::O_RDWR, 0o644).is_err());
+    assert!(s.walk(1, 3, &["secret"]).is_err());
+    assert!(
+        s.call(Request::Statfs { fid: 1 }).is_ok(),
+        "statfs of the link itself is harmless"
+    );
+    let r = s.call(Request::Readdir {
+        fid: 1,
+        offset: 0,
+        count: 4096,
+    });
+    assert!(r.is_err(), "readdir of an unopened link fid: {r:?}");
+    assert!(!sb.share.join("stolen").exists());
+    assert_eq!(fs::read(sb.share.join("mine")).unwrap(), b"guest file");
+    assert_outside_untouched(&sb);
+}
+
+#[test]
 fn guest_made_symlinks_are_stored_not_followed() {
     let sb = sandbox();
     let mut s = session(&sb.share);
