@@ -281,3 +281,19 @@ fn devices_behind_one_object_safe_trait() {
         0x0101_0101_0101_0101
     );
 }
+
+#[test]
+fn empty_slot_reads_as_device_zero() {
+    use vf_devices::virtio::{EmptySlot, VirtioTransport};
+    let mut e = EmptySlot;
+    assert_eq!(e.read(reg::MAGIC_VALUE, 4), Some(u64::from(MAGIC)));
+    assert_eq!(e.read(reg::VERSION, 4), Some(2));
+    assert_eq!(e.read(reg::DEVICE_ID, 4), Some(0));
+    assert_eq!(e.read(reg::QUEUE_NUM_MAX, 4), Some(0));
+    assert_eq!(e.read(reg::CONFIG, 1), Some(0));
+    assert_eq!(e.read(reg::VERSION, 2), None);
+    assert!(e.write(reg::STATUS, 4, 1));
+    assert_eq!(e.read(reg::STATUS, 4), Some(0));
+    assert!(!e.write(0x1000, 4, 0));
+    assert!(!VirtioTransport::irq_level(&e));
+}

@@ -457,3 +457,47 @@ impl<D: VirtioDevice> VirtioTransport for VirtioMmio<D> {
         VirtioMmio::has_notification(self)
     }
 }
+
+/// An unoccupied virtio-mmio slot: magic, version 2 and device id 0 ("the
+/// device is not present", section 4.2.2.1), everything else zero, writes
+/// ignored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmptySlot;
+
+impl MmioDevice for EmptySlot {
+    fn read(&mut self, offset: u64, size: u8) -> Option<u64> {
+        if offset < reg::CONFIG {
+            if size != 4 || offset % 4 != 0 {
+                return None;
+            }
+            return Some(u64::from(match offset {
+                reg::MAGIC_VALUE => MAGIC,
+                reg::VERSION => VERSION,
+                reg::VENDOR_ID => VENDOR_ID,
+                _ => 0,
+            }));
+        }
+        (offset < MMIO_SIZE && matches!(size, 1 | 2 | 4 | 8)).then_some(0)
+    }
+
+    fn write(&mut self, offset: u64, size: u8, _value: u64) -> bool {
+        if offset < reg::CONFIG {
+            size == 4 && offset % 4 == 0
+        } else {
+            offset < MMIO_SIZE && matches!(size, 1 | 2 | 4 | 8)
+        }
+    }
+}
+
+impl VirtioTransport for EmptySlot {
+    fn device_id(&self) -> u32 {
+        0
+    }
+    fn poll_dyn(&mut self, _mem: &mut dyn GuestMemory) {}
+    fn irq_level(&self) -> bool {
+        false
+    }
+    fn has_notification(&self) -> bool {
+        false
+    }
+}

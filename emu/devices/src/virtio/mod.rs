@@ -49,7 +49,7 @@ pub mod p9;
 pub mod queue;
 pub mod rng;
 
-pub use mmio::{VirtioMmio, VirtioTransport};
+pub use mmio::{EmptySlot, VirtioMmio, VirtioTransport};
 pub use queue::{ChainError, DescChain, Queue, QueueError};
 
 use crate::memory::GuestMemory;
