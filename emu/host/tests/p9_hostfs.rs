@@ -396,3 +396,25 @@ fn randomized_messages_stay_inside() {
     );
     assert_outside_untouched(&sb);
 }
+
+#[test]
+fn swapping_a_directory_for_a_symlink_does_not_redirect_held_fids() {
+    let sb = sandbox();
+    fs::create_dir(sb.share.join("d")).unwrap();
+    let mut s = session(&sb.share);
+    s.walk(ROOT, 1, &["d"]).unwrap();
+    // The host swaps `d` for a link to the outside after the guest walked it.
+    fs::rename(sb.share.join("d"), sb.share.join("d_old")).unwrap();
+    symlink(&sb.outside, sb.share.join("d")).unwrap();
+    s.mkdir(1, "made", 0o755).unwrap();
+    s.put(1, "file", b"data");
+    assert!(s.unlinkat(1, "secret", 0).is_err());
+    assert!(
+        sb.share.join("d_old/made").is_dir(),
+        "the fid still names the original directory"
+    );
+    assert_eq!(fs::read(sb.share.join("d_old/file")).unwrap(), b"data");
+    // A fresh walk sees the link, as a link.
+    assert_eq!(s.walk(ROOT, 2, &["d", "secret"]).map(|q| q.len()), Ok(1));
+    assert_outside_untouched(&sb);
+}
