@@ -88,6 +88,11 @@ pub(crate) struct Csrs {
     pub pmpaddr: [u64; 16],
     pub cycle_off: u64,
     pub instret_off: u64,
+    /// mcountinhibit (CY = bit 0, IR = bit 2 implemented).
+    pub mcountinhibit: u64,
+    /// The values of mcycle/minstret while inhibited.
+    pub cycle_frozen: u64,
+    pub instret_frozen: u64,
 }
 
 /// One RISC-V hart with its RAM, generic over XLEN and the MMIO bus.
@@ -946,11 +951,30 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
     }
 
+    // `insns` already counts the executing instruction: a CSR read sees the
+    // count before it, and a write sets the count after it ("the write is
+    // done instead of the increment").
     fn cycle(&self) -> u64 {
-        self.insns.wrapping_add(self.c.cycle_off)
+        if self.c.mcountinhibit & 1 != 0 {
+            return self.c.cycle_frozen;
+        }
+        self.insns.wrapping_sub(1).wrapping_add(self.c.cycle_off)
     }
     fn instret(&self) -> u64 {
-        self.insns.wrapping_add(self.c.instret_off)
+        if self.c.mcountinhibit & 4 != 0 {
+            return self.c.instret_frozen;
+        }
+        self.insns.wrapping_sub(1).wrapping_add(self.c.instret_off)
+    }
+    /// Sets mcycle to `v` as of the end of the executing instruction.
+    fn set_cycle(&mut self, v: u64) {
+        self.c.cycle_frozen = v;
+        self.c.cycle_off = v.wrapping_sub(self.insns);
+    }
+    /// Sets minstret to `v` as of the end of the executing instruction.
+    fn set_instret(&mut self, v: u64) {
+        self.c.instret_frozen = v;
+        self.c.instret_off = v.wrapping_sub(self.insns);
     }
 
     fn fs_on(&self) -> Result<(), ()> {
@@ -1064,7 +1088,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             MCOUNTEREN => self.c.mcounteren,
             MENVCFG => self.c.menvcfg,
             MENVCFGH if rv32 => self.c.menvcfg >> 32,
-            MCOUNTINHIBIT => 0,
+            MCOUNTINHIBIT => self.c.mcountinhibit,
             0x323..=0x33f => 0,
             MSCRATCH => self.c.mscratch,
             MEPC => self.c.mepc,
@@ -1205,7 +1229,14 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             MENVCFGH if rv32 => {
                 self.c.menvcfg = hi32(self.c.menvcfg) & (ENVCFG_FIOM | MENVCFG_STCE)
             }
-            MCOUNTINHIBIT | 0x323..=0x33f | MTINST | MSECCFG => {}
+            MCOUNTINHIBIT => {
+                // Freeze or resume: the counters keep their value across the change.
+                let (cy, ir) = (self.cycle(), self.instret());
+                self.c.mcountinhibit = v & 5;
+                self.set_cycle(cy);
+                self.set_instret(ir);
+            }
+            0x323..=0x33f | MTINST | MSECCFG => {}
             MSCRATCH => self.c.mscratch = v,
             MEPC => self.c.mepc = v & !1,
             MCAUSE => self.c.mcause = v,
@@ -1253,15 +1284,15 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             MCYCLE => {
                 let nv = if rv32 { lo32(self.cycle()) } else { v };
-                self.c.cycle_off = nv.wrapping_sub(self.insns);
+                self.set_cycle(nv);
             }
             MINSTRET => {
                 // The write replaces this instruction's own increment.
                 let nv = if rv32 { lo32(self.instret()) } else { v };
-                self.c.instret_off = nv.wrapping_sub(self.insns);
+                self.set_instret(nv);
             }
-            MCYCLEH if rv32 => self.c.cycle_off = hi32(self.cycle()).wrapping_sub(self.insns),
-            MINSTRETH if rv32 => self.c.instret_off = hi32(self.instret()).wrapping_sub(self.insns),
+            MCYCLEH if rv32 => self.set_cycle(hi32(self.cycle())),
+            MINSTRETH if rv32 => self.set_instret(hi32(self.instret())),
             0xb03..=0xb1f => {}
             0xb83..=0xb9f if rv32 => {}
             _ => {
