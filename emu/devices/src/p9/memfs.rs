@@ -294,15 +294,15 @@ impl MemFs {
         } else {
             inode.nlink == 0
         };
-        if dead && inode.open == 0 && ino != ROOT {
-            let inode = self.inodes.remove(&ino).expect("checked above");
-            let freed = match inode.content {
-                Content::File(d) => d.len() as u64,
-                Content::Symlink(t) => t.len() as u64,
-                _ => 0,
-            };
-            self.used = self.used.saturating_sub(freed);
+        if !(dead && inode.open == 0 && ino != ROOT) {
+            return;
         }
+        let freed = match self.inodes.remove(&ino).map(|i| i.content) {
+            Some(Content::File(d)) => d.len() as u64,
+            Some(Content::Symlink(t)) => t.len() as u64,
+            _ => 0,
+        };
+        self.used = self.used.saturating_sub(freed);
     }
 
     /// Whether `ancestor` is `ino` or one of its ancestors.

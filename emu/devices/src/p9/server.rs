@@ -216,8 +216,8 @@ impl<F: FileSystem> Server<F> {
             }
             _ if self.msize == 0 => Handled::Reply(rlerror(tag, Errno::EPROTO.0)),
             Request::Flush { oldtag } => {
-                if let Some(i) = self.parked.iter().position(|p| p.tag == oldtag) {
-                    let p = self.parked.remove(i).expect("index from position");
+                let found = self.parked.iter().position(|p| p.tag == oldtag);
+                if let Some(p) = found.and_then(|i| self.parked.remove(i)) {
                     self.cancelled.push(Completion {
                         token: p.token,
                         reply: None,
