@@ -155,3 +155,37 @@ pub fn describe(code: u64, console: &str) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_parsed() {
+        let text = "/* x\n// VF-XLEN: 64\n * VF-QEMU-SKIP: QEMU lacks it\n# VF-NO-C\n// VF-MAX-INSNS: 77\n";
+        let p = Program::parse(Path::new("a/b.S"), text).expect("valid options");
+        assert_eq!(p.name, "b");
+        assert_eq!(p.xlens, vec![Xlen::Rv64]);
+        assert_eq!(p.qemu_skip.as_deref(), Some("QEMU lacks it"));
+        assert!(!p.compressed);
+        assert_eq!(p.max_insns, 77);
+        let d = Program::parse(Path::new("c.S"), "nothing").expect("defaults");
+        assert_eq!(d.xlens, Xlen::ALL.to_vec());
+        assert!(d.compressed && d.qemu_skip.is_none());
+        assert_eq!(d.max_insns, DEFAULT_MAX_INSNS);
+    }
+
+    #[test]
+    fn bad_options_are_rejected() {
+        for bad in ["// VF-XLEN: 128", "// VF-XLEN:", "// VF-MAX-INSNS: lots"] {
+            assert!(Program::parse(Path::new("x.S"), bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_program_in_the_tree_parses() {
+        let all = programs().expect("tests/isa is readable");
+        assert!(all.iter().any(|p| p.name == "rv_i"));
+        assert!(all.iter().any(|p| p.xlens == vec![Xlen::Rv32]));
+    }
+}
