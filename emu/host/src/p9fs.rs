@@ -23,10 +23,17 @@
 //! - device nodes cannot be created (a guest could otherwise make a host
 //!   device reachable in the shared tree); fifos and sockets can.
 //!
-//! Ownership changes are attempted and a host `EPERM` is ignored (a host
-//! user that is not root cannot give files away; the guest is told it
-//! worked). Host errors are reported with their own errno values (the host
-//! is Linux, so they are the guest's too).
+//! # Ownership and set-id bits
+//!
+//! Files belong to the host user running the emulator. The guest's owners
+//! are not applied on the host (a guest could otherwise, with a host
+//! emulator running as root, plant files owned by any host user), and its
+//! set-user-id and set-group-id bits are dropped (no set-id programs reach
+//! the host from a guest). A guest `chown` succeeds without effect; the
+//! guest sees the host's owners.
+//!
+//! Host errors are reported with their own errno values (the host is
+//! Linux, so they are the guest's too).
 
 use std::ffi::OsStr;
 use std::mem::MaybeUninit;
@@ -45,6 +52,8 @@ use vf_devices::p9::{
 const MAX_DEPTH: usize = 4096;
 /// Longest entry name.
 const NAME_MAX: usize = 255;
+/// Permission bits the guest may set on the host: no set-id bits.
+const HOST_PERM: u32 = 0o1777;
 
 fn errno(e: rustix::io::Errno) -> FsError {
     FsError::Errno(Errno(e.raw_os_error().unsigned_abs()))
@@ -235,6 +244,21 @@ impl HostFs {
         let st = rfs::statat(&*dir.fd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
         Ok(self.qid(&Stat::from(&st)))
     }
+
+    /// Gives the just-made entry `name` of type `kind` exactly the guest's
+    /// permission bits (the guest already applied its umask; the host's
+    /// must not apply again), and returns its qid. The entry is opened
+    /// without following; if it is no longer of type `kind` (swapped by
+    /// another host process), nothing is changed.
+    fn finish_new(&self, dir: &HostNode, name: &OsStr, kind: u32, perm: u32) -> FsResult<Qid> {
+        let fd = rfs::openat(&*dir.fd, name, path_flags(), Mode::empty()).map_err(errno)?;
+        let st = Stat::from(&rfs::fstat(&fd).map_err(errno)?);
+        if st.mode & mode::S_IFMT == kind && st.mode & mode::PERM != perm & HOST_PERM {
+            rfs::chmod(proc_path(&fd), Mode::from_bits_truncate(perm & HOST_PERM))
+                .map_err(errno)?;
+        }
+        Ok(self.qid(&st))
+    }
 }
 
 /// Linux open flags a guest may pass through to the host.
@@ -316,16 +340,9 @@ impl FileSystem for HostFs {
                 return Err(Errno::EOPNOTSUPP.into());
             }
             let path = proc_path(&*node.fd);
-            rfs::chmod(path, Mode::from_bits_truncate(m & mode::PERM)).map_err(errno)?;
+            rfs::chmod(path, Mode::from_bits_truncate(m & HOST_PERM)).map_err(errno)?;
         }
-        if set.uid.is_some() || set.gid.is_some() {
-            let uid = set.uid.map(rfs::Uid::from_raw);
-            let gid = set.gid.map(rfs::Gid::from_raw);
-            match rfs::chownat(&*node.fd, "", uid, gid, AtFlags::EMPTY_PATH) {
-                Ok(()) | Err(rustix::io::Errno::PERM) => {}
-                Err(e) => return Err(errno(e)),
-            }
-        }
+        // set.uid / set.gid: not applied on the host (see the module docs).
         if set.atime != SetTime::Omit || set.mtime != SetTime::Omit {
             let times = rfs::Timestamps {
                 last_access: to_rustix_time(set.atime),
@@ -347,7 +364,7 @@ impl FileSystem for HostFs {
         name: &[u8],
         flags: u32,
         perm: u32,
-        owner: Owner,
+        _owner: Owner,
     ) -> FsResult<(HostNode, HostFile)> {
         let name = entry_name(name)?;
         let flags = host_open_flags(flags & !open_flags::O_DIRECTORY)
@@ -359,14 +376,11 @@ impl FileSystem for HostFs {
             &*dir.fd,
             name,
             flags,
-            Mode::from_bits_truncate(perm & mode::PERM),
+            Mode::from_bits_truncate(perm & HOST_PERM),
         )
         .map_err(errno)?;
-        let _ = rfs::fchown(
-            &fd,
-            Some(rfs::Uid::from_raw(owner.uid)),
-            Some(rfs::Gid::from_raw(owner.gid)),
-        );
+        // Exactly the guest's bits (its umask is applied, the host's is not).
+        rfs::fchmod(&fd, Mode::from_bits_truncate(perm & HOST_PERM)).map_err(errno)?;
         let node = rfs::open(
             proc_path(&fd),
             OFlags::PATH | OFlags::CLOEXEC,
@@ -431,17 +445,10 @@ impl FileSystem for HostFs {
         drop(file);
     }
 
-    fn mkdir(&mut self, dir: &HostNode, name: &[u8], perm: u32, owner: Owner) -> FsResult<Qid> {
+    fn mkdir(&mut self, dir: &HostNode, name: &[u8], perm: u32, _owner: Owner) -> FsResult<Qid> {
         let name = entry_name(name)?;
-        rfs::mkdirat(&*dir.fd, name, Mode::from_bits_truncate(perm & mode::PERM)).map_err(errno)?;
-        let _ = rfs::chownat(
-            &*dir.fd,
-            name,
-            Some(rfs::Uid::from_raw(owner.uid)),
-            Some(rfs::Gid::from_raw(owner.gid)),
-            AtFlags::SYMLINK_NOFOLLOW,
-        );
-        self.attr_of(dir, name)
+        rfs::mkdirat(&*dir.fd, name, Mode::from_bits_truncate(perm & HOST_PERM)).map_err(errno)?;
+        self.finish_new(dir, name, mode::S_IFDIR, perm)
     }
 
     fn symlink(
@@ -477,9 +484,13 @@ impl FileSystem for HostFs {
             mode::S_IFCHR | mode::S_IFBLK => return Err(Errno::EPERM.into()),
             _ => return Err(Errno::EINVAL.into()),
         };
-        let perm = Mode::from_bits_truncate(m & mode::PERM);
+        let perm = Mode::from_bits_truncate(m & HOST_PERM);
         rfs::mknodat(&*dir.fd, name, ft, perm, 0).map_err(errno)?;
-        self.attr_of(dir, name)
+        let kind = match m & mode::S_IFMT {
+            0 => mode::S_IFREG,
+            k => k,
+        };
+        self.finish_new(dir, name, kind, m)
     }
 
     fn link(&mut self, dir: &HostNode, name: &[u8], target: &HostNode) -> FsResult<()> {

@@ -418,3 +418,64 @@ fn swapping_a_directory_for_a_symlink_does_not_redirect_held_fids() {
     assert_eq!(s.walk(ROOT, 2, &["d", "secret"]).map(|q| q.len()), Ok(1));
     assert_outside_untouched(&sb);
 }
+
+#[test]
+fn guest_owners_and_set_id_bits_do_not_reach_the_host() {
+    use std::os::unix::fs::MetadataExt;
+    let sb = sandbox();
+    let mut s = session(&sb.share);
+    s.put(ROOT, "prog", b"#!/bin/sh\n");
+    s.walk(ROOT, 1, &["prog"]).unwrap();
+    let me = fs::metadata(sb.share.join("prog")).unwrap();
+    let set = |valid, mode, uid, gid| Request::Setattr {
+        fid: 1,
+        valid,
+        mode,
+        uid,
+        gid,
+        size: 0,
+        atime: (0, 0),
+        mtime: (0, 0),
+    };
+    s.call(set(0x1, 0o6755, 0, 0)).unwrap();
+    s.call(set(0x2 | 0x4, 0, 4321, 4321)).unwrap();
+    let m = fs::metadata(sb.share.join("prog")).unwrap();
+    assert_eq!(m.mode() & 0o7777, 0o755, "set-id bits dropped");
+    assert_eq!((m.uid(), m.gid()), (me.uid(), me.gid()), "owner unchanged");
+    s.mkdir(ROOT, "d", 0o2775).unwrap();
+    assert_eq!(
+        fs::metadata(sb.share.join("d")).unwrap().mode() & 0o7777,
+        0o775
+    );
+}
+
+#[test]
+fn the_fd_limit_can_be_raised() {
+    let n = HostFs::raise_fd_limit().unwrap();
+    assert!(n >= 1024, "{n}");
+}
+
+#[test]
+fn new_entries_get_exactly_the_guests_permissions() {
+    use std::os::unix::fs::MetadataExt;
+    let sb = sandbox();
+    let mut s = session(&sb.share);
+    s.walk(ROOT, 1, &[]).unwrap();
+    s.lcreate(1, "f", open_flags::O_RDWR, 0o666).unwrap();
+    s.mkdir(ROOT, "d", 0o777).unwrap();
+    let fifo = Request::Mknod {
+        dfid: ROOT,
+        name: b"p".to_vec(),
+        mode: mode::S_IFIFO | 0o662,
+        major: 0,
+        minor: 0,
+        gid: 0,
+    };
+    s.call(fifo).unwrap();
+    let perm = |n: &str| fs::symlink_metadata(sb.share.join(n)).unwrap().mode() & 0o7777;
+    assert_eq!(
+        (perm("f"), perm("d"), perm("p")),
+        (0o666, 0o777, 0o662),
+        "no host umask"
+    );
+}
