@@ -66,12 +66,22 @@ impl fmt::Debug for Errno {
     }
 }
 
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Linux errno {}", self.0)
+    }
+}
+
+impl std::error::Error for Errno {}
+
 /// The failure of a backend operation.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 pub enum FsError {
     /// A definite failure, sent to the guest as `Rlerror`.
+    #[error("{0}")]
     Errno(Errno),
     /// Not ready yet: retry later (see the module documentation).
+    #[error("not ready yet")]
     Pending,
 }
 
