@@ -14,7 +14,11 @@
 //! the *same* arguments again on a later [`Server::poll`](super::Server::poll)
 //! until it answers `Ok` or an errno. An operation that answers `Pending`
 //! MUST NOT have had any visible effect (like `EAGAIN`), so that retrying it
-//! is safe and a flushed request can simply be dropped.
+//! is safe and a flushed request can simply be dropped: the backend is not
+//! told, it just is not asked again (work it started, e.g. a download, may
+//! finish and serve a later request). The transport drives retries by
+//! calling [`Server::poll`](super::Server::poll); a backend that knows when
+//! data arrives can let its embedder know, so it polls then.
 
 use core::fmt;
 
