@@ -449,7 +449,10 @@ impl FileSystem for MemFs {
             0,
             Content::File(Vec::new()),
         )?;
-        let file = self.open(&ino, flags & !open_flags::O_TRUNC)?;
+        let file = self.open(
+            &ino,
+            flags & !(open_flags::O_TRUNC | open_flags::O_DIRECTORY),
+        )?;
         Ok((ino, file))
     }
 
