@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Boots the committed guest images under QEMU (guest/qemu-boot.sh) and checks what the guest
+does: it reaches a shell prompt on hvc0, its devices work, and leaving the shell powers it off.
+
+    guest/qemu-check.py [initramfs] [disk]     (default: both)
+
+Exit status 0 when every check passes. Needs qemu-system-riscv64 (Debian qemu-system-misc).
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+GUEST_DIR = os.path.dirname(os.path.abspath(__file__))
+BOOT = os.path.join(GUEST_DIR, "qemu-boot.sh")
+PROMPT = re.compile(rb"\n[^\n]*# $")
+BOOT_TIMEOUT = 300  # seconds of wall time for a boot on a loaded 2-core machine
+CMD_TIMEOUT = 60
+
+
+class Guest:
+    def __init__(self, args):
+        self.proc = subprocess.Popen([BOOT] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT)
+        self.buf = b""
+        self.lock = threading.Lock()
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self):
+        while True:
+            data = self.proc.stdout.read1(4096)
+            if not data:
+                return
+            with self.lock:
+                self.buf += data
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+
+    def expect(self, pattern, timeout, start=0):
+        """Waits until pattern (bytes regex) matches the output after offset start."""
+        rx = re.compile(pattern) if isinstance(pattern, bytes) else pattern
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                m = rx.search(self.buf, start)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                time.sleep(0.2)
+                with self.lock:
+                    m = rx.search(self.buf, start)
+                if m:
+                    return m
+                raise AssertionError(f"QEMU exited before {rx.pattern!r}")
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {rx.pattern!r}")
+
+    def run(self, cmd, expect):
+        """Types cmd at the prompt and checks that its output matches expect before the next prompt."""
+        with self.lock:
+            start = len(self.buf)
+        self.proc.stdin.write(cmd.encode() + b"\n")
+        self.proc.stdin.flush()
+        m = self.expect(PROMPT, CMD_TIMEOUT, start)
+        out = self.buf[start:m.start()]
+        if not re.search(expect, out):
+            raise AssertionError(f"{cmd!r}: output {out!r} does not match {expect!r}")
+        print(f"\n[check] ok: {cmd}", flush=True)
+
+    def exit_and_wait(self):
+        self.proc.stdin.write(b"exit\n")
+        self.proc.stdin.flush()
+        self.expect(rb"reboot: Power down", CMD_TIMEOUT)
+        rc = self.proc.wait(timeout=CMD_TIMEOUT)
+        print(f"\n[check] ok: shell exit powered the machine off (QEMU exit status {rc})", flush=True)
+
+
+def common_checks(g):
+    g.run("uname -sm", rb"Linux riscv64")
+    g.run("cat /proc/cmdline", rb"console=hvc0 earlycon=sbi")
+    g.run("tty", rb"/dev/hvc0")
+    g.run("grep -c virtio /proc/interrupts", rb"[3-9]")
+    g.run("head -c 64 /dev/hwrng | wc -c", rb"\b64\b")
+    g.run("cat /sys/class/misc/hw_random/rng_current", rb"virtio_rng")
+    g.run("mount | grep -E ' /(proc|sys|dev|tmp) '", rb"(?s)proc.*sysfs.*devtmpfs.*tmpfs")
+    g.run("cd /tmp && echo $((6*7)) > x && cat x", rb"42")
+    g.run("pwd", rb"/tmp")
+    # Job control: a background job, listed, then killed.
+    g.run("sleep 300 &", rb"\[1\]")
+    g.run("jobs", rb"\[1\]\+ +Running +sleep 300")
+    g.run("kill %1; wait; jobs; echo done", rb"done")
+
+
+def check_initramfs():
+    g = Guest(["initramfs"])
+    g.expect(rb"Run /init as init process", BOOT_TIMEOUT)
+    g.expect(PROMPT, BOOT_TIMEOUT)
+    common_checks(g)
+    g.run("mount | grep ' / '", rb"rootfs")
+    g.exit_and_wait()
+
+
+def check_disk():
+    with tempfile.TemporaryDirectory() as share:
+        with open(os.path.join(share, "hello.txt"), "w") as f:
+            f.write("hello from the host\n")
+        g = Guest(["disk", share])
+        g.expect(rb"9p share 'home' mounted on /home", BOOT_TIMEOUT)
+        g.expect(PROMPT, BOOT_TIMEOUT)
+        common_checks(g)
+        g.run("mount | grep ' / '", rb"/dev/vda on / type ext2 \(rw")
+        g.run("cat /home/hello.txt", rb"hello from the host")
+        g.run("echo written by the guest > /home/out.txt && echo $HOME", rb"/home")
+        g.run("echo persisted > /etc/test && sync && cat /etc/test", rb"persisted")
+        g.exit_and_wait()
+        with open(os.path.join(share, "out.txt")) as f:
+            assert f.read() == "written by the guest\n", "9p write did not reach the host"
+        print("[check] ok: the guest's write reached the host directory", flush=True)
+
+
+def main():
+    which = sys.argv[1:] or ["initramfs", "disk"]
+    for w in which:
+        print(f"[check] === {w} ===", flush=True)
+        {"initramfs": check_initramfs, "disk": check_disk}[w]()
+    print("[check] all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    main()
