@@ -297,3 +297,30 @@ fn empty_slot_reads_as_device_zero() {
     assert!(!e.write(0x1000, 4, 0));
     assert!(!VirtioTransport::irq_level(&e));
 }
+
+#[test]
+fn device_area_is_initialised_when_the_queue_goes_live() {
+    let mut mem = ram();
+    // Garbage where the used ring will be.
+    mem.as_mut_slice()[..0x20000].fill(0xee);
+    let mut d = VirtioMmio::new(Console::new(Vec::new()));
+    let mut qs = bring_up(&mut d, VIRTIO_F_EVENT_IDX, 8);
+    // The driver's own avail rings are set up; the device area is not.
+    for q in &mut qs {
+        q.set_avail_flags(&mut mem, 0);
+        q.set_avail_idx(&mut mem, 0);
+        q.set_used_event(&mut mem, 0);
+    }
+    d.poll(&mut mem);
+    assert_eq!(d.last_error(), None);
+    for q in &qs {
+        assert_eq!(mem.read_u16(GuestAddress(q.used)).unwrap(), 0, "flags");
+        assert_eq!(q.used_idx(&mem), 0);
+        assert_eq!(q.avail_event(&mem), 0);
+    }
+    let h = qs[1].add_chain(&mut mem, &[(DATA_BASE, 1, false)]);
+    qs[1].publish(&mut mem, h);
+    kick(&mut d, &mut mem, 1);
+    assert_eq!(qs[1].take_used(&mem), vec![(u32::from(h), 0)]);
+    assert!(d.irq_level());
+}

@@ -200,8 +200,9 @@ impl<D: VirtioDevice> VirtioMmio<D> {
             return;
         }
         if !self.rings_checked {
-            for q in self.queues.iter().filter(|q| q.ready()) {
-                if let Err(e) = q.check_rings(mem) {
+            for i in 0..self.queues.len() {
+                let q = &self.queues[i];
+                if let Err(e) = q.check_rings(mem).and_then(|()| q.publish_device_area(mem)) {
                     self.fail(e);
                     return;
                 }

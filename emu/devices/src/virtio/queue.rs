@@ -460,6 +460,28 @@ impl Queue {
         Ok(())
     }
 
+    /// Writes the device-owned fields of the used ring from the device's
+    /// state: `flags` 0 (notifications wanted), `idx`, and with
+    /// `VIRTIO_F_EVENT_IDX` `avail_event`. Done when a queue goes live, so a
+    /// driver that did not zero the ring memory still sees consistent
+    /// values.
+    pub fn publish_device_area<M: GuestMemory + ?Sized>(
+        &self,
+        mem: &mut M,
+    ) -> Result<(), QueueError> {
+        if !self.ready {
+            return Ok(());
+        }
+        mem.write_u16(self.used_ring, 0)?;
+        let idx = self.ring_addr(self.used_ring, 2, 0)?;
+        mem.write_u16(idx, self.next_used.0)?;
+        if self.event_idx {
+            let at = self.ring_addr(self.used_ring, 4, 8 * u64::from(self.size))?;
+            mem.write_u16(at, self.next_avail.0)?;
+        }
+        Ok(())
+    }
+
     fn avail_idx<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<Wrapping<u16>, QueueError> {
         let at = self.ring_addr(self.avail_ring, 2, 0)?;
         Ok(Wrapping(mem.read_u16(at)?))
