@@ -220,6 +220,10 @@ impl<F: FileSystem> VirtioDevice for P9<F> {
         // Chains in flight belong to the old queue; forget them. Their
         // completions, if the server still produces them, carry an old epoch.
         self.epoch = self.epoch.wrapping_add(1) & 0xffff_ffff_ffff;
+        // The server's parked requests belong to the old driver too: drop them
+        // so they are not retried against a file system the new driver never
+        // attached to.
+        self.server.reset();
         while let Some((_, c)) = self.in_flight.pop() {
             self.spare.push(c);
         }
