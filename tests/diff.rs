@@ -3,7 +3,7 @@
 //! `qemu-system-riscv{32,64} -machine spike`.
 //!
 //! Environment:
-//! - `VF_DIFF_SEEDS`: seeds per XLEN (default 2000; the long mode uses 10000+);
+//! - `VF_DIFF_SEEDS`: seeds per XLEN (default 3000; the long mode uses 10000+);
 //! - `VF_DIFF_SEED_START`: first seed (default 1);
 //! - `VF_DIFF_XLEN`: `32` or `64` to test only one width (e.g. to reproduce);
 //! - `VF_DIFF_BATCH`: segments per program (default 25);
@@ -48,7 +48,7 @@ struct Config {
 impl Config {
     fn from_env() -> Config {
         Config {
-            seeds: env_u64("VF_DIFF_SEEDS", 2000),
+            seeds: env_u64("VF_DIFF_SEEDS", 3000),
             start: env_u64("VF_DIFF_SEED_START", 1),
             batch: env_u64("VF_DIFF_BATCH", 25).max(1),
             len: env_u64("VF_DIFF_LEN", gen::DEFAULT_LEN as u64) as usize,
