@@ -14,7 +14,7 @@
 //! it can be replayed with `echo LINE | qemu-riscv64 oracle`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use vf_riscv::fp::{execute, FpOutcome, FpState};
@@ -460,7 +460,8 @@ fn parse_reference(line: &str) -> Reference {
 }
 
 /// Runs one case through `execute` and returns what the reference would print.
-fn run_ours(case: &Case) -> Reference {
+/// On RV32, rd receives the low 32 bits of the (sign-extended) result.
+fn run_ours(case: &Case, xlen: u32) -> Reference {
     let mut st = FpState {
         frm: case.frm,
         ..FpState::default()
@@ -468,7 +469,7 @@ fn run_ours(case: &Case) -> Reference {
     st.f[11] = case.a;
     st.f[12] = case.b;
     st.f[13] = case.c;
-    match execute(&mut st, case.insn, case.rs1, 64) {
+    match execute(&mut st, case.insn, case.rs1, xlen) {
         FpOutcome::Illegal => {
             assert_eq!(st.fflags, 0, "an illegal instruction changed fflags");
             assert_eq!(st.f[10], 0, "an illegal instruction wrote f10");
@@ -479,11 +480,21 @@ fn run_ours(case: &Case) -> Reference {
             f10: st.f[10],
             fflags: st.fflags,
         },
-        FpOutcome::WroteX(x) => Reference::Ran {
-            x10: x,
-            f10: 0,
-            fflags: st.fflags,
-        },
+        FpOutcome::WroteX(x) => {
+            if xlen == 32 {
+                assert_eq!(
+                    x,
+                    x as u32 as i32 as i64 as u64,
+                    "{}: not sign-extended",
+                    case.line()
+                );
+            }
+            Reference::Ran {
+                x10: if xlen == 32 { x & 0xffff_ffff } else { x },
+                f10: 0,
+                fflags: st.fflags,
+            }
+        }
     }
 }
 
@@ -498,12 +509,17 @@ fn tool(name: &str, package: &str) -> PathBuf {
     })
 }
 
-fn build_oracle() -> PathBuf {
+/// Compiles tests/fpref/`src` with the riscv64 Linux cross compiler and `flags`.
+fn build_oracle(src: &str, flags: &[&str]) -> PathBuf {
     let gcc = tool("riscv64-linux-gnu-gcc", "gcc-riscv64-linux-gnu");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fpref/oracle.c");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fp-oracle");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fpref")
+        .join(src);
+    let stem = src.file_stem().and_then(|s| s.to_str()).unwrap_or("oracle");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fp-{stem}"));
     let status = Command::new(gcc)
-        .args(["-static", "-O1", "-o"])
+        .args(flags)
+        .arg("-o")
         .arg(&out)
         .arg(&src)
         .status()
@@ -512,75 +528,115 @@ fn build_oracle() -> PathBuf {
     out
 }
 
-#[test]
-fn execute_matches_qemu() {
-    let qemu = tool("qemu-riscv64", "qemu-user");
-    let oracle = build_oracle();
-    let cases: usize = std::env::var("VF_FP_CASES")
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
-        .map(|v| v.parse().expect("VF_FP_CASES must be a number"))
-        .unwrap_or(200_000);
-    let seed: u64 = std::env::var("VF_FP_SEED")
-        .ok()
-        .map(|v| v.parse().expect("VF_FP_SEED must be a number"))
-        .unwrap_or(0x5eed_f00d);
-    let mut rng = Rng(seed);
-    let cases: Vec<Case> = (0..cases).map(|_| generate(&mut rng)).collect();
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} must be a number"))
+        })
+        .unwrap_or(default)
+}
+
+/// Runs all cases through the oracle under `qemu` in one process.
+fn run_oracle(qemu: &Path, oracle: &Path, cases: &[Case], tag: &str) -> Vec<Reference> {
     let mut input = String::with_capacity(cases.len() * 64);
-    for c in &cases {
+    for c in cases {
         writeln!(input, "{}", c.line()).expect("writing to a String");
     }
-    let input_path =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fp-oracle-{seed}.in"));
+    let input_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fp-{tag}.in"));
     std::fs::write(&input_path, input).expect("writing the oracle input");
     let output = Command::new(qemu)
-        .arg(&oracle)
+        .arg(oracle)
         .stdin(std::fs::File::open(&input_path).expect("opening the oracle input"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
-        .expect("failed to run qemu-riscv64");
+        .unwrap_or_else(|e| panic!("failed to run {}: {e}", qemu.display()));
     assert!(
         output.status.success(),
-        "oracle failed: {}",
+        "oracle {} failed ({}): {}",
+        oracle.display(),
+        output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+    // The input can be large (VF_FP_CASES): do not leave it behind.
+    let _ = std::fs::remove_file(&input_path);
     let text = String::from_utf8(output.stdout).expect("oracle output is ASCII");
-    let lines: Vec<&str> = text.lines().collect();
+    let refs: Vec<Reference> = text.lines().map(parse_reference).collect();
     assert_eq!(
-        lines.len(),
+        refs.len(),
         cases.len(),
         "oracle answered a different number of cases"
     );
+    refs
+}
 
+/// Compares every case with the reference; panics listing the first mismatches.
+fn compare(cases: &[Case], refs: &[Reference], xlen: u32, seed: u64) {
     let mut failures = Vec::new();
-    let mut illegal = 0usize;
-    for (case, line) in cases.iter().zip(&lines) {
-        let want = parse_reference(line);
-        let got = run_ours(case);
-        if want == Reference::Ill {
-            illegal += 1;
-        }
-        if want != got {
+    for (case, want) in cases.iter().zip(refs) {
+        let got = run_ours(case, xlen);
+        if *want != got {
             failures.push(format!("{}  qemu: {want:x?}  ours: {got:x?}", case.line()));
         }
     }
     if !failures.is_empty() {
-        let shown: Vec<&String> = failures.iter().take(40).collect();
+        let shown: Vec<&str> = failures.iter().take(40).map(|s| s.as_str()).collect();
         panic!(
-            "{} of {} cases differ from QEMU (seed {seed}; line = INSN RS1 A B C FRM):\n{}",
+            "RV{xlen}: {} of {} cases differ from QEMU (seed {seed}; line = INSN RS1 A B C FRM):\n{}",
             failures.len(),
             cases.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
+            shown.join("\n")
         );
     }
+}
+
+#[test]
+fn execute_matches_qemu() {
+    let qemu = tool("qemu-riscv64", "qemu-user");
+    let oracle = build_oracle("oracle.c", &["-static", "-O1"]);
+    let n = env_number("VF_FP_CASES", 200_000);
+    let seed = env_number("VF_FP_SEED", 0x5eed_f00d);
+    let mut rng = Rng(seed);
+    let cases: Vec<Case> = (0..n).map(|_| generate(&mut rng)).collect();
+    let refs = run_oracle(&qemu, &oracle, &cases, &format!("rv64-{seed}"));
+    compare(&cases, &refs, 64, seed);
     // The generator must exercise both legal and illegal encodings.
+    let illegal = refs.iter().filter(|r| **r == Reference::Ill).count();
     assert!(
         illegal > 0 && illegal < cases.len() / 4,
         "{illegal} illegal cases"
     );
+}
+
+/// RV32 (qemu-riscv32, a freestanding oracle): only encodings that must be
+/// legal on RV32 are sent (an illegal one would kill the oracle); which ones
+/// are illegal on RV32 is checked by fp_unit.rs.
+#[test]
+fn execute_matches_qemu_rv32() {
+    let qemu = tool("qemu-riscv32", "qemu-user");
+    let oracle = build_oracle(
+        "oracle32.c",
+        &[
+            "-march=rv32imafd_zicsr_zifencei",
+            "-mabi=ilp32d",
+            "-nostdlib",
+            "-static",
+            "-ffreestanding",
+            "-O1",
+            "-Wl,-N",
+            "-Wl,--no-warn-rwx-segments",
+        ],
+    );
+    let n = env_number("VF_FP_CASES", 200_000) / 2;
+    let seed = env_number("VF_FP_SEED", 0x5eed_f00d) ^ 32;
+    let mut rng = Rng(seed);
+    let cases: Vec<Case> = (0..n)
+        .map(|_| generate(&mut rng))
+        .filter(|c| run_ours(c, 32) != Reference::Ill)
+        .collect();
+    assert!(cases.len() as u64 > n / 2, "too few legal RV32 cases");
+    let refs = run_oracle(&qemu, &oracle, &cases, &format!("rv32-{seed}"));
+    compare(&cases, &refs, 32, seed);
 }
