@@ -401,6 +401,43 @@ TEST_MAIN
   TEST_EQ 54, a0, 0x100 + K_XO
   li t0, MSTATUS_MXR | MSTATUS_MPRV
   csrc mstatus, t0
+  /* ---------------------------------------------------- delegated faults */
+  /* page faults delegated to S: the S handler (running translated) sees
+     scause, stval = the address, sepc */
+  li t0, (1 << CAUSE_LOAD_PAGE) | (1 << CAUSE_STORE_PAGE) | (1 << CAUSE_FETCH_PAGE)
+  csrw medeleg, t0
+  ENTER_MODE PRV_S
+  li s2, PAGE(K_INVALID) + 12
+  EXPECT_TRAP
+  lw a0, 0(s2)
+  CHECK_TRAP 60, CAUSE_LOAD_PAGE
+  CHECK_TRAP_MODE 61, PRV_S
+  CHECK_TVAL 62, s2
+  li s2, PAGE(K_RO) + 4
+  EXPECT_TRAP
+  sh a0, 0(s2)
+  CHECK_TRAP 63, CAUSE_STORE_PAGE
+  CHECK_TRAP_MODE 64, PRV_S
+  CHECK_TVAL 65, s2
+  li s3, PAGE(K_NOX) + 16
+  EXPECT_TRAP_AT 1f
+  jalr ra, 0(s3)
+1: CHECK_TRAP 66, CAUSE_FETCH_PAGE
+  CHECK_TRAP_MODE 67, PRV_S
+  CHECK_EPC 68, s3
+  TO_M
+  /* (not from U here: U runs this code only through user pages, which
+     the S handler could not execute) */
+  csrw medeleg, zero
+  /* a misaligned load that crosses from a readable page into an invalid
+     one faults (it is not split silently), with stval in the range */
+  ENTER_MODE PRV_S
+  li s2, PAGE(11) - 2                    /* K_ALT (readable), then no PTE */
+  EXPECT_TRAP
+  lw a0, 0(s2)
+  CHECK_TRAP 71, CAUSE_LOAD_PAGE
+  TO_M
+
   /* M-mode itself is never translated */
   li s2, PAGE(K_RW)
   li t0, 0x80000000
