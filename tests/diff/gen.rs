@@ -203,7 +203,20 @@ impl Gen {
     fn fvalue(&mut self) -> u64 {
         let single = self.rng.chance(1, 2);
         if single {
-            let s: u32 = match self.rng.below(10) {
+            let s: u32 = match self.rng.below(12) {
+                // Magnitudes near 2^-63: products land at the underflow
+                // threshold (tininess is detected after rounding).
+                10 => {
+                    let e = self.rng.range(60, 67) as u32;
+                    (self.rng.next_u64() as u32 & 0x8000_0000)
+                        | (e << 23)
+                        | (self.rng.next_u64() as u32 & 0x007f_ffff)
+                }
+                // Near the smallest normal number.
+                11 => {
+                    (0x0080_0000u32).wrapping_add(self.rng.range(-3, 3) as u32)
+                        | (self.rng.next_u64() as u32 & 0x8000_0000)
+                }
                 0 => self.rng.pick(&[
                     0x0000_0000,
                     0x8000_0000,
@@ -237,7 +250,17 @@ impl Gen {
                 self.rng.next_u64() & 0xffff_fffe_0000_0000 | s as u64
             }
         } else {
-            match self.rng.below(10) {
+            match self.rng.below(12) {
+                10 => {
+                    let e = self.rng.range(506, 515) as u64;
+                    (self.rng.next_u64() & 0x8000_0000_0000_0000)
+                        | (e << 52)
+                        | (self.rng.next_u64() & 0x000f_ffff_ffff_ffff)
+                }
+                11 => {
+                    (0x0010_0000_0000_0000u64).wrapping_add(self.rng.range(-3, 3) as u64)
+                        | (self.rng.next_u64() & 0x8000_0000_0000_0000)
+                }
                 0 => self.rng.pick(&[
                     0,
                     0x8000_0000_0000_0000,
