@@ -280,8 +280,11 @@ pub fn run_qemu(elf: &Path, xlen: Xlen, timeout: Duration) -> Result<Outcome> {
     };
     let console = out_t.join().unwrap_or_default();
     let errs = err_t.join().unwrap_or_default();
+    // QEMU's own errors (e.g. a missing tohost symbol) also exit non-zero:
+    // a non-zero exit with something on stderr is QEMU's failure, not the
+    // program's. Warnings next to a clean exit are ignored.
     match status.code() {
-        Some(code) if errs.is_empty() => Ok(Outcome {
+        Some(code) if code == 0 || errs.is_empty() => Ok(Outcome {
             code: code as u64,
             console,
         }),
