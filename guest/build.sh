@@ -257,17 +257,22 @@ build_manifest() {
     "$GUEST_DIR/check-manifest.sh" --write
 }
 
-stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(kernel-rv64 kernel-rv32 busybox initramfs rootfs firmware manifest)
-for s in "${stages[@]}"; do
-    case $s in
-    kernel-rv64) build_kernel rv64 ;;
-    kernel-rv32) build_kernel rv32 ;;
-    busybox) build_busybox ;;
-    initramfs) build_initramfs ;;
-    rootfs) build_rootfs ;;
-    firmware) build_firmware ;;
-    manifest) build_manifest ;;
-    *) die "unknown stage '$s' (kernel-rv64 kernel-rv32 busybox initramfs rootfs firmware manifest)" ;;
-    esac
-done
+main() {
+    local stages=("$@") s
+    [ ${#stages[@]} -eq 0 ] && stages=(kernel-rv64 kernel-rv32 busybox initramfs rootfs firmware manifest)
+    for s in "${stages[@]}"; do
+        case $s in
+        kernel-rv64) build_kernel rv64 ;;
+        kernel-rv32) build_kernel rv32 ;;
+        busybox) build_busybox ;;
+        initramfs) build_initramfs ;;
+        rootfs) build_rootfs ;;
+        firmware) build_firmware ;;
+        manifest) build_manifest ;;
+        *) die "unknown stage '$s' (kernel-rv64 kernel-rv32 busybox initramfs rootfs firmware manifest)" ;;
+        esac
+    done
+}
+
+# One line, read whole before it runs: editing this file during a build cannot derail it.
+main "$@"; exit

@@ -50,7 +50,7 @@ current_images() {
 
 if [ "${1:-}" = --write ]; then
     [ -d "$IMAGES" ] || { echo "check-manifest: $IMAGES does not exist" >&2; exit 1; }
-    {
+    manifest=$(
         echo "# vfsync guest images. Written by guest/build.sh; checked by guest/check-manifest.sh."
         echo "# Paths are relative to guest/. Rebuild with guest/build.sh after changing any input."
         echo "debian  busybox  ${BUSYBOX_DEB_VERSION:-1:1.35.0-4+deb12u1}  (source package)"
@@ -59,8 +59,8 @@ if [ "${1:-}" = --write ]; then
         done
         current_inputs
         current_images
-    } >"$MANIFEST.tmp"
-    mv "$MANIFEST.tmp" "$MANIFEST"
+    )
+    printf '%s\n' "$manifest" >"$MANIFEST"
     echo "check-manifest: wrote $MANIFEST" >&2
     exit 0
 elif [ $# -ne 0 ]; then
