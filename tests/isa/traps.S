@@ -43,11 +43,13 @@ TEST_MAIN
 1: ebreak
   CHECK_TRAP 10, CAUSE_BREAKPOINT
   CHECK_EPC 11, a1
+#ifdef __riscv_compressed
   la a1, 1f
   EXPECT_TRAP
 1: c.ebreak
   CHECK_TRAP 12, CAUSE_BREAKPOINT
   CHECK_EPC 13, a1
+#endif
 
   /* ---- environment calls from M, S and U; MPP records the mode */
   la a1, 1f
