@@ -25,6 +25,10 @@ fn suite() -> &'static Suite {
 }
 
 fn report(kind: &str, total: usize, failures: &[String]) {
+    eprintln!(
+        "{} of {total} ISA test programs pass on {kind}",
+        total - failures.len()
+    );
     if !failures.is_empty() {
         panic!(
             "{} of {total} ISA test programs fail on {kind}:\n  {}",
