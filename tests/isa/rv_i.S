@@ -232,6 +232,8 @@ TEST_MAIN
   /* ---- FENCE, FENCE.I (Zifencei), ECALL/EBREAK live in traps.S */
   fence
   fence rw, rw
+  fence r, w
+  fence.tso
   fence.i
 
 #if XLEN == 64

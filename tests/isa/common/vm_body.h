@@ -438,6 +438,40 @@ TEST_MAIN
   CHECK_TRAP 71, CAUSE_LOAD_PAGE
   TO_M
 
+  /* ---------------------------------------------------- PMP on the walk */
+  /* the implicit page-table reads are checked by PMP as S-mode accesses:
+     with pt_l0 inaccessible, a translation through it is an access fault */
+  la t0, pt_l0
+  srli t0, t0, 2
+  ori t0, t0, 0x1ff                      /* 4 KiB NAPOT */
+  csrw pmpaddr0, t0
+  li t0, -1
+  csrw pmpaddr1, t0
+  li t0, (0x1f << 8) | 0x18              /* entry 0: NAPOT, none; entry 1: all */
+  csrw pmpcfg0, t0
+  sfence.vma
+  ENTER_MODE PRV_S
+  li s2, PAGE(K_RW)
+  EXPECT_TRAP
+  lw a0, 0(s2)
+  CHECK_TRAP 80, CAUSE_LOAD_ACCESS
+  EXPECT_TRAP
+  sw a0, 0(s2)
+  CHECK_TRAP 81, CAUSE_STORE_ACCESS
+  li s3, PAGE(K_XO) + 16
+  EXPECT_TRAP_AT 1f
+  jalr ra, 0(s3)
+1: CHECK_TRAP 82, CAUSE_FETCH_ACCESS
+  li s2, TVA + MEGA                      /* the superpage needs no pt_l0 */
+  lw a0, 0(s2)
+  TEST_EQ 83, a0, 0x5a5a
+  TO_M
+  li t0, -1
+  csrw pmpaddr0, t0
+  li t0, 0x1f
+  csrw pmpcfg0, t0
+  sfence.vma
+
   /* M-mode itself is never translated */
   li s2, PAGE(K_RW)
   li t0, 0x80000000
