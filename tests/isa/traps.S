@@ -43,6 +43,7 @@ TEST_MAIN
 1: ebreak
   CHECK_TRAP 10, CAUSE_BREAKPOINT
   CHECK_EPC 11, a1
+  CHECK_TVAL_OR_0 14, a1         /* the breakpoint's address, or 0 */
 #ifdef __riscv_compressed
   la a1, 1f
   EXPECT_TRAP

@@ -438,6 +438,26 @@ TEST_MAIN
   CHECK_TRAP 71, CAUSE_LOAD_PAGE
   TO_M
 
+  /* ---------------------------------------------------- malformed tables */
+  /* a pointer PTE (V, R = W = X = 0) at the last level is a page fault */
+  la a2, pages
+  SETPTE pt_l0, 12, a2, PTE_V
+  sfence.vma
+  ENTER_MODE PRV_S
+  li s2, PAGE(12)
+  EXPECT_TRAP
+  lw a0, 0(s2)
+  CHECK_TRAP 72, CAUSE_LOAD_PAGE
+  TO_M
+#ifndef VM_SV32
+  /* satp written with an unsupported MODE: the whole write is ignored */
+  csrr a1, satp
+  li t0, (5 << 60) | 0x1234
+  csrw satp, t0
+  csrr a0, satp
+  TEST_EQR 73, a0, a1
+#endif
+
   /* ---------------------------------------------------- PMP on the walk */
   /* the implicit page-table reads are checked by PMP as S-mode accesses:
      with pt_l0 inaccessible, a translation through it is an access fault */
