@@ -120,6 +120,8 @@ pub struct Op {
     pub rs2: u8,
     /// Immediate (meaning depends on `k`).
     pub imm: i32,
+    /// Instruction length in bytes (2 or 4).
+    pub len: u8,
 }
 
 impl Op {
@@ -131,6 +133,7 @@ impl Op {
             rs1,
             rs2,
             imm,
+            len: 4,
         }
     }
     #[inline]
@@ -153,7 +156,10 @@ pub fn insn_len(lo: u32) -> u64 {
 /// compressed instruction only the low 16 bits of `raw` are used.
 pub fn decode(raw: u32, xlen: u32) -> Op {
     if raw & 3 != 3 {
-        decode_c(CInsn(raw as u16), xlen)
+        Op {
+            len: 2,
+            ..decode_c(CInsn(raw as u16), xlen)
+        }
     } else {
         decode32(Insn(raw), xlen)
     }
@@ -458,6 +464,14 @@ mod tests {
         decode(raw, 64)
     }
 
+    /// The op of a compressed instruction (length 2).
+    fn c(k: K, rd: u8, rs1: u8, rs2: u8, imm: i32) -> Op {
+        Op {
+            len: 2,
+            ..Op::new(k, rd, rs1, rs2, imm)
+        }
+    }
+
     #[test]
     fn base_instructions() {
         assert_eq!(d64(0xfff1_0093), Op::new(K::Addi, 1, 2, 0, -1)); // addi x1,x2,-1
@@ -479,25 +493,25 @@ mod tests {
         assert_eq!(decode(0x0020_81bb, 32).k, K::Illegal);
         assert_eq!(decode(0x0020_81bb, 64).k, K::Addw);
         // c.addiw a0, 1 (RV64) is c.jal on RV32.
-        assert_eq!(decode(0x2505, 64), Op::new(K::Addiw, 10, 10, 0, 1));
+        assert_eq!(decode(0x2505, 64), c(K::Addiw, 10, 10, 0, 1));
         assert_eq!(decode(0x2505, 32).k, K::Jal);
         // c.ld a0, 0(a1) on RV64 is c.flw on RV32.
-        assert_eq!(decode(0x6188, 64), Op::new(K::Ld, 10, 11, 0, 0));
-        assert_eq!(decode(0x6188, 32), Op::new(K::Flw, 10, 11, 0, 0));
+        assert_eq!(decode(0x6188, 64), c(K::Ld, 10, 11, 0, 0));
+        assert_eq!(decode(0x6188, 32), c(K::Flw, 10, 11, 0, 0));
     }
 
     #[test]
     fn compressed() {
-        assert_eq!(decode(0x0001, 64), Op::new(K::Addi, 0, 0, 0, 0)); // c.nop
+        assert_eq!(decode(0x0001, 64), c(K::Addi, 0, 0, 0, 0)); // c.nop
         assert_eq!(decode(0x0000, 64).k, K::Illegal); // all zeros is illegal
-        assert_eq!(decode(0x8082, 64), Op::new(K::Jalr, 0, 1, 0, 0)); // ret
-        assert_eq!(decode(0x852e, 64), Op::new(K::Add, 10, 0, 11, 0)); // mv a0, a1
+        assert_eq!(decode(0x8082, 64), c(K::Jalr, 0, 1, 0, 0)); // ret
+        assert_eq!(decode(0x852e, 64), c(K::Add, 10, 0, 11, 0)); // mv a0, a1
         assert_eq!(decode(0x9002, 64).k, K::Ebreak);
-        assert_eq!(decode(0x7139, 64), Op::new(K::Addi, 2, 2, 0, -64)); // addi sp,sp,-64
-        assert_eq!(decode(0xe822, 64), Op::new(K::Sd, 0, 2, 8, 16)); // sd s0,16(sp)
-        assert_eq!(decode(0x4501, 64), Op::new(K::Addi, 10, 0, 0, 0)); // li a0, 0
-        assert_eq!(decode(0x6505, 64), Op::new(K::Lui, 10, 0, 0, 0x1000)); // lui a0, 1
-        assert_eq!(decode(0x8d89, 64), Op::new(K::Sub, 11, 11, 10, 0)); // sub a1,a1,a0
-        assert_eq!(decode(0xc119, 64), Op::new(K::Beq, 0, 10, 0, 6)); // beqz a0, +6
+        assert_eq!(decode(0x7139, 64), c(K::Addi, 2, 2, 0, -64)); // addi sp,sp,-64
+        assert_eq!(decode(0xe822, 64), c(K::Sd, 0, 2, 8, 16)); // sd s0,16(sp)
+        assert_eq!(decode(0x4501, 64), c(K::Addi, 10, 0, 0, 0)); // li a0, 0
+        assert_eq!(decode(0x6505, 64), c(K::Lui, 10, 0, 0, 0x1000)); // lui a0, 1
+        assert_eq!(decode(0x8d89, 64), c(K::Sub, 11, 11, 10, 0)); // sub a1,a1,a0
+        assert_eq!(decode(0xc119, 64), c(K::Beq, 0, 10, 0, 6)); // beqz a0, +6
     }
 }

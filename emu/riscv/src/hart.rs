@@ -2,7 +2,7 @@
 
 use crate::bus::Bus;
 use crate::csr::*;
-use crate::decode::{decode, insn_len, Op, K};
+use crate::decode::{decode, Op, K};
 use crate::fp::{self, FpOutcome, FpState};
 use crate::mmu::{Access, PmpRegion, Tlbs, TLB_SIZE};
 use crate::xlen::{Reg, Xlen};
@@ -58,6 +58,20 @@ struct ICacheEntry {
 }
 
 const ICACHE_SIZE: usize = 1 << 14;
+
+fn new_icache(xlen: u32) -> Box<[ICacheEntry; ICACHE_SIZE]> {
+    let v = vec![
+        ICacheEntry {
+            raw: 0,
+            op: decode(0, xlen)
+        };
+        ICACHE_SIZE
+    ];
+    match v.into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("the vector has ICACHE_SIZE entries"),
+    }
+}
 
 /// The CSR state (stored XLEN-independently, mstatus in its RV64 layout).
 #[derive(Clone, Debug, Default)]
@@ -115,7 +129,7 @@ pub struct Hart<X: Xlen, B: Bus> {
     pub(crate) tlb: Box<Tlbs>,
     pub(crate) pmp: [PmpRegion; 16],
     pub(crate) pmp_n: usize,
-    icache: Vec<ICacheEntry>,
+    icache: Box<[ICacheEntry; ICACHE_SIZE]>,
     pub(crate) fetch_vpn: u64,
     pub(crate) fetch_addend: u64,
     pub(crate) data_prv: u8,
@@ -156,13 +170,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             tlb: Tlbs::new(),
             pmp: [PmpRegion::default(); 16],
             pmp_n: 0,
-            icache: vec![
-                ICacheEntry {
-                    raw: 0,
-                    op: decode(0, X::XLEN)
-                };
-                ICACHE_SIZE
-            ],
+            icache: new_icache(X::XLEN),
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
             data_prv: PRV_M,
@@ -484,11 +492,17 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             [(vpn as usize) & (TLB_SIZE - 1)];
         if e.tag == vpn && (va & 0xfff) as usize <= 4096 - N {
             let off = va.wrapping_add(e.addend) as usize;
-            if let Some(b) = self.ram.get(off..off + N) {
-                let mut v = [0u8; 8];
-                v[..N].copy_from_slice(b);
-                return Ok(u64::from_le_bytes(v));
+            debug_assert!(off + N <= self.ram.len());
+            let mut v = [0u8; 8];
+            // SAFETY: a TLB entry is only filled (mmu.rs `xlate_checked`) for a virtual page whose
+            // physical page lies entirely inside RAM (`ram_page`), with `addend` = RAM offset of
+            // that page minus the virtual page address. `va` is in that virtual page (tag match)
+            // and `va & 0xfff <= 4096 - N`, so `off..off + N` lies inside that RAM page. RAM is a
+            // Vec whose length is fixed at construction (a multiple of 4096) and never shrinks.
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.ram.as_ptr().add(off), v.as_mut_ptr(), N);
             }
+            return Ok(u64::from_le_bytes(v));
         }
         self.load_slow(va, N as u64, Access::Load)
     }
@@ -500,10 +514,14 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             [(vpn as usize) & (TLB_SIZE - 1)];
         if e.tag == vpn && (va & 0xfff) as usize <= 4096 - N {
             let off = va.wrapping_add(e.addend) as usize;
-            if let Some(b) = self.ram.get_mut(off..off + N) {
-                b.copy_from_slice(&v.to_le_bytes()[..N]);
-                return Ok(());
+            debug_assert!(off + N <= self.ram.len());
+            let bytes = v.to_le_bytes();
+            // SAFETY: as in `load`: the entry maps this virtual page to a RAM page, and
+            // `off..off + N` lies inside that page, hence inside `self.ram`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ram.as_mut_ptr().add(off), N);
             }
+            return Ok(());
         }
         self.store_slow(va, N as u64, v)
     }
@@ -512,27 +530,41 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     fn fetch(&mut self, pc: u64) -> Result<u32, Exc> {
         if pc >> 12 == self.fetch_vpn && pc & 0xfff <= 0xffc {
             let off = pc.wrapping_add(self.fetch_addend) as usize;
-            if let Some(b) = self.ram.get(off..off + 4) {
-                return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            debug_assert!(off + 4 <= self.ram.len());
+            let mut b = [0u8; 4];
+            // SAFETY: `fetch_vpn`/`fetch_addend` are only set (mmu.rs `fetch_slow`) for a page
+            // whose physical page lies entirely inside RAM; `pc & 0xfff <= 0xffc` keeps the four
+            // bytes inside that page, hence inside `self.ram` (whose length never changes).
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.ram.as_ptr().add(off), b.as_mut_ptr(), 4);
             }
+            return Ok(u32::from_le_bytes(b));
         }
         self.fetch_slow(pc)
     }
 
     // ---- The interpreter loop -------------------------------------------------------------
 
+    /// Executes instructions until `insns` reaches `stop_at` (which traps,
+    /// CSR writes and stop requests lower to end the block early). The pc
+    /// lives in a local here; `self.pc` is exact whenever other code runs.
     fn exec_block(&mut self) {
-        while self.insns < self.stop_at {
-            let pc = self.pc.to_u64();
-            let raw = match self.fetch(pc) {
+        let mut pc = self.pc;
+        let mut n = self.insns;
+        while n < self.stop_at {
+            n += 1;
+            self.insns = n;
+            let pcu = pc.to_u64();
+            let raw = match self.fetch(pcu) {
                 Ok(r) => r,
                 Err(e) => {
-                    self.insns += 1;
+                    self.pc = pc;
                     self.exception(e);
+                    pc = self.pc;
                     continue;
                 }
             };
-            let slot = &mut self.icache[(pc >> 1) as usize & (ICACHE_SIZE - 1)];
+            let slot = &mut self.icache[(pcu >> 1) as usize & (ICACHE_SIZE - 1)];
             let op = if slot.raw == raw {
                 slot.op
             } else {
@@ -540,11 +572,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 *slot = ICacheEntry { raw, op };
                 op
             };
-            self.insns += 1;
-            if let Err(e) = self.execute(op, pc, raw) {
-                self.exception(e);
+            match self.execute(op, pcu, raw) {
+                Ok(next) => pc = next,
+                Err(e) => {
+                    self.pc = pc;
+                    self.exception(e);
+                    pc = self.pc;
+                }
             }
         }
+        self.pc = pc;
     }
 
     #[inline(always)]
@@ -559,9 +596,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     }
 
     #[inline(always)]
-    fn execute(&mut self, op: Op, pc: u64, raw: u32) -> Result<(), Exc> {
-        let len = insn_len(raw);
-        let next = X::Reg::from_u64(pc.wrapping_add(len));
+    fn execute(&mut self, op: Op, pc: u64, raw: u32) -> Result<X::Reg, Exc> {
+        let next = X::Reg::from_u64(pc.wrapping_add(op.len as u64));
         let a = rd_x!(self, op.rs1);
         let b = rd_x!(self, op.rs2);
         let imm = X::Reg::from_i64(op.imm as i64);
@@ -574,12 +610,11 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
         macro_rules! branch {
             ($c:expr) => {{
-                if $c {
-                    self.pc = X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64));
+                return Ok(if $c {
+                    X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64))
                 } else {
-                    self.pc = next;
-                }
-                return Ok(());
+                    next
+                });
             }};
         }
         macro_rules! ld {
@@ -608,14 +643,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Auipc => alu!(X::Reg::from_u64(pc).add(imm)),
             K::Jal => {
                 self.wr(rd, next);
-                self.pc = X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64));
-                return Ok(());
+                return Ok(X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64)));
             }
             K::Jalr => {
                 let t = a.add(imm).and(X::Reg::from_i64(-2));
                 self.wr(rd, next);
-                self.pc = t;
-                return Ok(());
+                return Ok(t);
             }
             K::Beq => branch!(a == b),
             K::Bne => branch!(a != b),
@@ -678,13 +711,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Fence | K::FenceI => {}
             _ => return self.execute_system(op, pc, raw, next),
         }
-        self.pc = next;
-        Ok(())
+        Ok(next)
     }
 
     /// Everything outside the integer hot set: system, CSR, atomics, floating point.
     #[inline(never)]
-    fn execute_system(&mut self, op: Op, pc: u64, raw: u32, next: X::Reg) -> Result<(), Exc> {
+    fn execute_system(&mut self, op: Op, pc: u64, raw: u32, next: X::Reg) -> Result<X::Reg, Exc> {
         let illegal = Exc::new(
             EXC_ILLEGAL,
             if raw & 3 == 3 {
@@ -700,9 +732,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Illegal => return Err(illegal),
             K::Ecall => {
                 if self.prv == PRV_S && self.sbi_intercept {
-                    self.pc = next;
                     self.request_stop(Stop::SbiCall);
-                    return Ok(());
+                    return Ok(next);
                 }
                 let cause = match self.prv {
                     PRV_U => EXC_ECALL_U,
@@ -728,9 +759,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 }
                 self.c.mstatus = n;
                 self.prv = mpp;
-                self.pc = X::Reg::from_u64(self.c.mepc);
                 self.after_xret();
-                return Ok(());
+                return Ok(X::Reg::from_u64(self.c.mepc));
             }
             K::Sret => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TSR != 0) {
@@ -745,20 +775,18 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 n |= MS_SPIE;
                 self.c.mstatus = n;
                 self.prv = spp;
-                self.pc = X::Reg::from_u64(self.c.sepc);
                 self.after_xret();
-                return Ok(());
+                return Ok(X::Reg::from_u64(self.c.sepc));
             }
             K::Wfi => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TW != 0) {
                     return Err(illegal);
                 }
-                self.pc = next;
                 if self.mip() & self.c.mie == 0 {
                     self.wfi = true;
                     self.request_stop(Stop::Wfi);
                 }
-                return Ok(());
+                return Ok(next);
             }
             K::SfenceVma => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TVM != 0) {
@@ -919,8 +947,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             _ => return Err(illegal),
         }
-        self.pc = next;
-        Ok(())
+        Ok(next)
     }
 
     fn after_xret(&mut self) {
@@ -1328,13 +1355,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             tlb: self.tlb,
             pmp: self.pmp,
             pmp_n: self.pmp_n,
-            icache: vec![
-                ICacheEntry {
-                    raw: 0,
-                    op: decode(0, Y::XLEN)
-                };
-                ICACHE_SIZE
-            ],
+            icache: new_icache(Y::XLEN),
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
             data_prv: self.data_prv,

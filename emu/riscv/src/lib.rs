@@ -146,3 +146,6 @@ impl<B: Bus> AnyHart<B> {
         each!(self, h => h.waiting())
     }
 }
+
+#[cfg(test)]
+mod tests;
