@@ -27,7 +27,10 @@
 //! - `frm` is only ever set to a valid rounding mode (immediate forms);
 //! - CSRs are limited to fcsr/frm/fflags, mscratch, sscratch (written and
 //!   read back) and mhartid (not mepc: QEMU 7.2 lets a write set mepc[0]);
-//! - branches and jumps only go forward, so every segment terminates.
+//! - branches and jumps only go forward, so every segment terminates;
+//! - a quarter of the segments run their body in U-mode and a quarter in
+//!   S-mode with paging on (an identity map of RAM); there only the
+//!   floating-point CSRs (and sscratch, sfence.vma in S) are used.
 
 use crate::Xlen;
 
@@ -116,6 +119,19 @@ struct Gen {
     label: u32,
     /// Automatic compression is off (`.option norvc`): no explicit `c.` ops.
     norvc: bool,
+    /// The privilege mode the random body runs in.
+    mode: Mode,
+}
+
+/// Where a segment's random body runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// M-mode (physical addresses).
+    Machine,
+    /// U-mode, no translation.
+    User,
+    /// S-mode with paging on (Sv32 / Sv39 identity map of RAM).
+    SupervisorPaged,
 }
 
 impl Gen {
@@ -663,7 +679,22 @@ impl Gen {
     fn csr_op(&mut self) -> String {
         let rd = self.dst();
         let rs = self.src();
-        match self.rng.below(8) {
+        // Below M only the floating-point CSRs (and sscratch in S) are legal.
+        let choice = match self.mode {
+            Mode::Machine => self.rng.below(8),
+            Mode::User => self.rng.pick(&[0u64, 1, 2, 3, 5]),
+            Mode::SupervisorPaged => {
+                let c = self.rng.below(7);
+                if c == 4 {
+                    return format!("csrrw {rd}, sscratch, {rs}");
+                }
+                if c == 6 {
+                    return "sfence.vma".into();
+                }
+                c
+            }
+        };
+        match choice {
             0 => format!("fsrmi {rd}, {}", self.rng.below(5)),
             1 => format!(
                 "{} {rd}, fflags, {}",
@@ -752,6 +783,13 @@ pub fn segment_prefix(seed: u64, xlen: Xlen, len: usize, keep: usize) -> Segment
         seed,
         label: 0,
         norvc: false,
+        // The mode comes from its own stream, so that M-mode segments are
+        // the same as before modes existed.
+        mode: match Rng::new(!seed).below(4) {
+            0 => Mode::User,
+            1 => Mode::SupervisorPaged,
+            _ => Mode::Machine,
+        },
     };
     let mut a = String::new();
     let sreg = if xlen == Xlen::Rv64 { "sd" } else { "sw" };
@@ -769,6 +807,15 @@ pub fn segment_prefix(seed: u64, xlen: Xlen, len: usize, keep: usize) -> Segment
     }
     a.push_str(".popsection\n");
     a.push_str(".option push\n.option norvc\n");
+    a.push_str(&format!(
+        "# body runs in {:?}\ncall {}\n",
+        g.mode,
+        if g.mode == Mode::SupervisorPaged {
+            "diff_vm_on"
+        } else {
+            "diff_vm_off"
+        }
+    ));
     a.push_str(&format!("la x31, diff_mem\nla x30, {init_label}\n"));
     for i in 0..SCRATCH_BYTES / 4 {
         a.push_str(&format!("lw x29, {}(x30)\nsw x29, {}(x31)\n", i * 4, i * 4));
@@ -786,6 +833,16 @@ pub fn segment_prefix(seed: u64, xlen: Xlen, len: usize, keep: usize) -> Segment
         let v = g.value();
         a.push_str(&format!(
             "li x30, {v}\ncsrw {csr}, x30\nli x30, {}\n",
+            g.value()
+        ));
+    }
+    if g.mode != Mode::Machine {
+        // mret into the body's mode; x30 gets its value afterwards.
+        let mpp = if g.mode == Mode::User { 0 } else { 1 };
+        a.push_str(&format!(
+            "li x30, 0x1800\ncsrc mstatus, x30\nli x30, {}\ncsrs mstatus, x30\n\
+             la x30, .Lenter{seed:x}\ncsrw mepc, x30\nli x30, {}\nmret\n.Lenter{seed:x}:\n",
+            mpp << 11,
             g.value()
         ));
     }
@@ -819,6 +876,10 @@ pub fn segment_prefix(seed: u64, xlen: Xlen, len: usize, keep: usize) -> Segment
         a.push_str(&format!("fsd f{i}, {}(x31)\n", SAVE_F + i * 8));
     }
     a.push_str(&format!("frcsr x30\n{sreg} x30, {SAVE_FCSR}(x31)\n"));
+    if g.mode != Mode::Machine {
+        // back to M-mode through the framework's ecall service
+        a.push_str("li a7, 0x7654321\necall\n");
+    }
     a.push_str(&format!(
         "li a1, {}\nli a2, {}\ncall sig_dump\n",
         seed as u32 as i32,

@@ -84,7 +84,39 @@ sig_dump:
   mv ra, s1
   ret
 
+/* diff_vm_on: paging on with an identity map of RAM for S-mode (Sv32:
+ * two 4 MiB megapages; Sv39: one 1 GiB gigapage); diff_vm_off: paging
+ * off.  M-mode only; clobber t0-t2. */
+  .globl diff_vm_on
+diff_vm_on:
+  la t0, diff_pt
+  li t1, (0x80000 << 10) | 0xcf          /* V R W X A D */
+#if XLEN == 64
+  sd t1, 2 * 8(t0)
+  li t2, 8
+  slli t2, t2, 60
+#else
+  li t2, 0x200 * 4
+  add t2, t2, t0
+  sw t1, 0(t2)
+  li t1, (0x80400 << 10) | 0xcf
+  sw t1, 4(t2)
+  li t2, 1 << 31
+#endif
+  srli t0, t0, 12
+  or t0, t0, t2
+  csrw satp, t0
+  sfence.vma
+  ret
+  .globl diff_vm_off
+diff_vm_off:
+  csrw satp, zero
+  sfence.vma
+  ret
+
   .data
+  .balign 4096
+diff_pt: .space 4096
   .balign 4096
   .globl diff_mem
 diff_mem: .space 2048
