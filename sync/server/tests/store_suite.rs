@@ -417,3 +417,143 @@ async fn s3_store_seaweedfs() {
     suite(s).await;
     drop(weed);
 }
+
+/// The binary with its S3 options against SeaweedFS: register, log in, store a blob and a head
+/// over HTTP, then SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_with_s3_options() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let Some(mut weed) = common::Seaweed::start() else {
+        return;
+    };
+    let os = weed.object_store();
+    weed.wait_ready(os.as_ref()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("s3-secret");
+    std::fs::write(&secret_file, format!("{}\n", common::S3_SECRET)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vfsync-server"))
+        .arg("--listen=127.0.0.1:0")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .arg("--allow-register")
+        .args(["--s3-endpoint", &weed.endpoint, "--s3-bucket", &weed.bucket])
+        .args([
+            "--s3-region",
+            "us-east-1",
+            "--s3-access-key-id",
+            common::S3_KEY,
+        ])
+        .arg("--s3-secret-access-key-file")
+        .arg(&secret_file)
+        .args(["--s3-prefix", "bin/"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    for _ in 0..50 {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let addr = addr.expect("the server printed its address");
+    // Keep draining the log so the server never blocks on a full pipe.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}/api/v1");
+    let r = http
+        .post(format!("{base}/users/alice"))
+        .json(&common::register_body(1, None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r: serde_json::Value = http
+        .post(format!("{base}/users/alice/login"))
+        .json(&serde_json::json!({"login_secret": common::secret(1)}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = r["token"].as_str().unwrap().to_owned();
+    let r = http
+        .put(format!("{base}/users/alice/repos/home"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"wrapped_key": common::b64(b"k")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let blob = format!("{base}/users/alice/repos/home/blobs/{}", common::blob_id(1));
+    for want in [201, 200] {
+        let r = http
+            .put(&blob)
+            .bearer_auth(&token)
+            .body("sealed")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), want);
+    }
+    let r = http
+        .put(format!("{base}/users/alice/repos/home/head"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"expected_version": 0, "data": common::b64(b"head")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // The objects really are in the bucket, under the prefix.
+    use object_store::ObjectStoreExt;
+    let key =
+        object_store::path::Path::from(format!("bin/blobs/alice/home/{}", common::blob_id(1)));
+    assert_eq!(
+        &os.get(&key).await.unwrap().bytes().await.unwrap()[..],
+        b"sealed"
+    );
+    assert!(os
+        .head(&object_store::path::Path::from("bin/heads/alice/home"))
+        .await
+        .is_ok());
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let Some(exit) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server did not stop on SIGTERM");
+    };
+    assert!(exit.success(), "{exit}");
+    let log = drain.join().unwrap().join("\n");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        log.contains("PUT /api/v1/users/alice/repos/home/head 200"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&token) && !log.contains("sealed"),
+        "tokens and bodies never reach the log"
+    );
+}
