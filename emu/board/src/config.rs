@@ -969,6 +969,37 @@ mod tests {
         ));
     }
 
+    /// The example configs in vm-configs/ parse without warnings: they name
+    /// the committed images in guest/images/.
+    #[test]
+    fn repository_vm_configs_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vm-configs");
+        let mut machines = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let p = load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(
+                    p.warnings.is_empty(),
+                    "{}: {:?}",
+                    path.display(),
+                    p.warnings
+                );
+                machines.push(p.config.machine);
+            }
+        }
+        machines.sort_by_key(|m| *m == Machine::Riscv64);
+        assert_eq!(
+            machines,
+            [
+                Machine::Riscv32,
+                Machine::Riscv64,
+                Machine::Riscv64,
+                Machine::Riscv64
+            ]
+        );
+    }
+
     #[test]
     fn overrides() {
         let dir = fixture();

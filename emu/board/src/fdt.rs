@@ -898,6 +898,29 @@ mod tests {
         }
     }
 
+    /// Writes the DTB of a 256 MiB rv64 machine with all 8 virtio slots to
+    /// `$VF_DTB_OUT`, for booting Linux under QEMU's virt machine with it
+    /// (`-dtb`; QEMU's devices sit where ours do). Run with
+    /// `VF_DTB_OUT=/tmp/vf.dtb cargo test -p vf-board write_dtb_for_qemu -- --ignored`.
+    #[test]
+    #[ignore = "writes a file for a manual QEMU boot"]
+    fn write_dtb_for_qemu() {
+        let out = std::env::var("VF_DTB_OUT").expect("set VF_DTB_OUT");
+        let mut s = MachineSpec::new(
+            Xlen::Rv64,
+            256 << 20,
+            &["i", "m", "a", "f", "d", "c", "zicsr", "zifencei", "zicntr"],
+        );
+        s.cmdline = "console=hvc0 earlycon=sbi".into();
+        s.virtio = (0..VIRTIO_SLOTS)
+            .map(|slot| VirtioDevice {
+                slot,
+                kind: VirtioKind::Console,
+            })
+            .collect();
+        std::fs::write(out, build(&s).unwrap()).unwrap();
+    }
+
     #[test]
     fn bad_specs_are_refused() {
         let mut s = spec();
