@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the web page into dist/ (release: LTO + wasm-opt -O3), installing
+# what is missing first. Nothing is downloaded at build time except crates
+# (crates.io) and npm packages (npm registry): Trunk runs --offline with the
+# wasm-bindgen and wasm-opt found on PATH.
+#
+#   web/build.sh            # release build into dist/
+#   web/build.sh --debug    # quick unoptimised build
+#
+# Needs: cargo + rustup, npm, Debian's binaryen (wasm-opt 108).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14        # the last Trunk that builds with Rust 1.85..1.95
+# wasm-bindgen-cli must be exactly the version of the wasm-bindgen crate.
+WB_VERSION=$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' web/Cargo.toml)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+have_version() { # tool expected-version-string
+  command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qF "$2"
+}
+
+if ! have_version trunk "trunk $TRUNK_VERSION"; then
+  echo "== installing trunk $TRUNK_VERSION (crates.io)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+if ! have_version wasm-bindgen "wasm-bindgen $WB_VERSION"; then
+  echo "== installing wasm-bindgen-cli $WB_VERSION (crates.io)"
+  # Not --locked: its lock file pins webpki-roots 1.0.11, which the crates.io
+  # index reachable here lacks; cargo resolves 1.0.10 instead.
+  cargo install wasm-bindgen-cli --version "$WB_VERSION"
+fi
+if ! command -v wasm-opt >/dev/null; then
+  echo "wasm-opt is missing: apt-get install binaryen" >&2
+  exit 1
+fi
+WASM_OPT_VERSION=$(wasm-opt --version | awk '{print $3}')
+if ! grep -q "wasm_opt = \"version_$WASM_OPT_VERSION\"" Trunkfile.toml; then
+  echo "wasm-opt is version $WASM_OPT_VERSION; Trunkfile.toml names another: Trunk would try to download it" >&2
+  exit 1
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+if [ ! -d node_modules/@xterm/xterm ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
+
+# Trunk runs offline (Trunkfile.toml), so cargo must have every crate already.
+cargo fetch --target wasm32-unknown-unknown
+
+mode=(--release)
+if [ "${1:-}" = "--debug" ]; then mode=(); shift; fi
+trunk build --config Trunkfile.toml "${mode[@]}" "$@"
+
+# The VM configs and, if built, the guest images, where the configs expect
+# them relative to the page (vm-configs/*.json name ../guest/images/...).
+mkdir -p dist/vm-configs
+cp vm-configs/*.json dist/vm-configs/
+if [ -d guest/images ]; then
+  mkdir -p dist/guest/images
+  cp -l guest/images/* dist/guest/images/ 2>/dev/null || cp guest/images/* dist/guest/images/
+fi
+echo "== dist/ is ready: serve it, e.g. vfsync-server --web dist"

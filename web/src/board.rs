@@ -1,0 +1,151 @@
+//! The board's machine (`vf_board::machine`) as a [`Guest`] of the worker,
+//! and its construction from a [`WebConfig`] and downloaded files.
+
+use std::path::PathBuf;
+
+use vf_board::clock::TimeMode;
+use vf_board::config::{BootImages, Drive, Machine as CfgMachine, VmConfig};
+use vf_board::fdt::VirtioKind;
+use vf_board::machine::{Event, Exit, Machine};
+use vf_devices::virtio::blk::{Blk, MemBlock};
+use vf_devices::virtio::rng::{EntropySource, Rng};
+use vf_devices::virtio::{VirtioMmio, VirtioTransport};
+
+use crate::input::InputQueue;
+use crate::sched::{Guest, SliceEnd};
+use crate::webconfig::{Machine as WebMachine, WebConfig};
+
+/// The downloaded files, by config key (`bios`, `kernel`, `initrd`, `driveN`).
+pub type Files = Vec<(String, Vec<u8>)>;
+
+/// The board's [`VmConfig`] for a web config (file names become the URLs;
+/// the board reads no files itself: the images come in [`BootImages`]).
+pub fn vm_config(c: &WebConfig) -> VmConfig {
+    let path = |f: &Option<crate::webconfig::WebFile>| f.as_ref().map(|f| PathBuf::from(&f.url));
+    VmConfig {
+        machine: match c.machine {
+            WebMachine::Riscv32 => CfgMachine::Riscv32,
+            WebMachine::Riscv64 => CfgMachine::Riscv64,
+        },
+        memory_mib: c.memory_mib,
+        bios: path(&c.bios),
+        kernel: path(&c.kernel),
+        initrd: path(&c.initrd),
+        cmdline: c.cmdline.clone(),
+        drives: c
+            .drives
+            .iter()
+            .map(|d| Drive {
+                index: d.key.trim_start_matches("drive").parse().unwrap_or(0),
+                file: PathBuf::from(&d.url),
+            })
+            .collect(),
+        shares: Vec::new(),
+        sync: None,
+    }
+}
+
+/// Builds the machine: the boot images and drives from `files` (drives are
+/// held in memory; the guest's writes change only that copy), entropy from
+/// `entropy`, time from `time`.
+pub fn build<E: EntropySource + 'static>(
+    c: &WebConfig,
+    mut files: Files,
+    entropy: E,
+    time: TimeMode,
+) -> Result<Machine, String> {
+    let cfg = vm_config(c);
+    let mut take = |key: &str| {
+        files
+            .iter()
+            .position(|(k, _)| k == key)
+            .map(|i| files.swap_remove(i).1)
+    };
+    let images = BootImages {
+        bios: take("bios"),
+        kernel: take("kernel"),
+        initrd: take("initrd"),
+    };
+    let mut devices: Vec<Box<dyn VirtioTransport>> = Vec::new();
+    let mut entropy = Some(entropy);
+    let mut drives = c.drives.iter();
+    for d in cfg.virtio_devices() {
+        match d.kind {
+            VirtioKind::Console | VirtioKind::NineP => {}
+            VirtioKind::Entropy => {
+                if let Some(e) = entropy.take() {
+                    devices.push(Box::new(VirtioMmio::new(Rng::new(e))));
+                }
+            }
+            VirtioKind::Block => {
+                let Some(drive) = drives.next() else { continue };
+                let data = take(&drive.key)
+                    .ok_or_else(|| format!("{} ({}) was not loaded", drive.key, drive.name))?;
+                devices.push(Box::new(VirtioMmio::new(Blk::new(MemBlock::new(
+                    data, false,
+                )))));
+            }
+        }
+    }
+    Machine::new(&cfg, &images, devices, time).map_err(|e| format!("cannot build the machine: {e}"))
+}
+
+/// A board machine run by the worker.
+pub struct BoardGuest {
+    machine: Machine,
+    idle: bool,
+    stopped: bool,
+}
+
+impl BoardGuest {
+    /// Wraps a machine, telling it the terminal size.
+    pub fn new(mut machine: Machine, cols: u16, rows: u16) -> Self {
+        machine.set_console_size(cols, rows);
+        BoardGuest {
+            machine,
+            idle: false,
+            stopped: false,
+        }
+    }
+}
+
+impl Guest for BoardGuest {
+    fn run_slice(&mut self, budget: u64, input: &mut InputQueue, output: &mut Vec<u8>) -> SliceEnd {
+        if self.stopped {
+            return SliceEnd::Stopped;
+        }
+        let pushed = input.drain_into(|b| self.machine.push_input(b));
+        if self.idle && pushed == 0 {
+            // Woken by the timer, not by input.
+            self.machine.idle_elapsed();
+        }
+        let ev = self.machine.run(budget);
+        output.extend(self.machine.take_output());
+        // Input the device could not take yet goes in as the guest drains it.
+        input.drain_into(|b| self.machine.push_input(b));
+        self.idle = false;
+        match ev {
+            Event::Yield => SliceEnd::Continue,
+            Event::Idle { timeout } => {
+                self.idle = true;
+                SliceEnd::Wait(timeout.map(|d| d.as_secs_f64() * 1000.0))
+            }
+            Event::Exit(e) => {
+                self.stopped = true;
+                let why = match e {
+                    Exit::Poweroff(code) => format!("powered off (status {code})"),
+                    Exit::Reset => "reset requested (not supported: stopped)".to_string(),
+                    Exit::Fatal(m) => format!("stopped: {m}"),
+                };
+                output.extend(format!("\r\n[vfsync: the machine {why}]\r\n").bytes());
+                SliceEnd::Stopped
+            }
+        }
+    }
+    fn resize(&mut self, cols: u16, rows: u16) {
+        self.machine.set_console_size(cols, rows);
+    }
+    fn insns(&self) -> u64 {
+        self.machine.insns()
+    }
+}
