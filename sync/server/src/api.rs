@@ -317,15 +317,22 @@ async fn register(State(st): St, p: Params, body: Result<Bytes, BytesRejection>)
         }
         taken = Some(code);
     }
-    let rec = UserRecord {
-        kdf,
-        secret_hash: hash_blocking(secret).await?,
-        created: now,
-    };
-    if !st.store.create_user(&user, &rec).await? {
-        if let Some(code) = taken {
-            st.invitations.restore(&code, now)?;
+    let created = async {
+        let rec = UserRecord {
+            kdf,
+            secret_hash: hash_blocking(secret).await?,
+            created: now,
+        };
+        Ok::<bool, ApiError>(st.store.create_user(&user, &rec).await?)
+    }
+    .await;
+    if !matches!(created, Ok(true)) {
+        // The invitation was not used after all (name taken meanwhile, or a storage fault).
+        if let Some(code) = &taken {
+            st.invitations.restore(code, now)?;
         }
+    }
+    if !created? {
         return Err(ApiError::conflict("user exists"));
     }
     tracing::info!(user = %user, "registered");
