@@ -1,0 +1,1 @@
+//! vflogin: the guest home (work in progress).
