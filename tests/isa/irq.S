@@ -202,42 +202,7 @@ TEST_MAIN
   li t1, -1
   sw t1, 4(t0)
   sw t1, 0(t0)
-  /* ---- an interrupt that ends a WFI is taken with mepc after the WFI */
-  li t0, CLINT_MTIME
-  lw a1, 0(t0)
-  lw a2, 4(t0)
-  addi a3, a1, 500
-  sltu a4, a3, a1
-  add a2, a2, a4
-  li t0, CLINT_MTIMECMP
-  sw a2, 4(t0)
-  sw a3, 0(t0)
-  li t0, (1 << IRQ_MTI)
-  csrs mie, t0
-  EXPECT_TRAP
-  csrsi mstatus, MSTATUS_MIE
-  li s0, 1000000
-1: wfi
-2: la t6, trap_info                 /* a spurious wake-up: wait again */
-  LREG t6, TI_EXPECT(t6)
-  beqz t6, 3f
-  addi s0, s0, -1
-  bnez s0, 1b
-  FAIL 52
-3: csrci mstatus, MSTATUS_MIE
-  CHECK_TRAP 53, IRQ_BIT | IRQ_MTI
-  /* mepc is inside the wait loop: after the wfi when the interrupt ended
-     it (a wfi that returns early makes any loop instruction possible) */
-  li gp, 54
-  la t6, trap_info
-  LREG t6, TI_EPC(t6)
-  la a1, 1b
-  bltu t6, a1, fail
-  la a1, 3b
-  bgtu t6, a1, fail
-  li t0, CLINT_MTIMECMP
-  li t1, -1
-  sw t1, 4(t0)
-  sw t1, 0(t0)
+  /* (An interrupt that ends a WFI with MIE = 1 is not tested: it could
+     arrive just before the WFI, and then nothing would wake it.) */
   csrw mie, zero
   PASS
