@@ -96,11 +96,13 @@ before(async () => {
   server = bin ? await vfsyncServer(bin, DIST) : await staticServer(DIST);
   console.log(`# serving ${DIST} at ${server.url} with ${bin ?? 'the test\'s static server'}`);
   profile = mkdtempSync(join(tmpdir(), 'vfsync-chromium-'));
-  browser = await chromium.launch({
+  // A fresh profile directory (Playwright passes it as --user-data-dir).
+  browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1000, height: 700 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--user-data-dir=${profile}`],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
 
@@ -111,7 +113,8 @@ after(async () => {
 });
 
 async function open(query) {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  const page = await browser.newPage();
+  await page.setViewportSize({ width: 1000, height: 700 });
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });

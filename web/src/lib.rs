@@ -8,6 +8,7 @@
 //! tested natively.
 
 pub mod board;
+pub mod chunked;
 pub mod input;
 pub mod params;
 pub mod proto;
