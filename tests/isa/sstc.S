@@ -88,8 +88,8 @@ TEST_MAIN
   csrci sstatus, MSTATUS_SIE
   CHECK_TRAP 8, IRQ_BIT | IRQ_STI
   TO_M
-  /* mcounteren.TM = 0: stimecmp is illegal in S */
-  li t0, 3
+  /* mcounteren.TM = 0 (CY and IR only): stimecmp is illegal in S */
+  li t0, 5
   csrw mcounteren, t0
   ENTER_MODE PRV_S
   EXPECT_TRAP
