@@ -64,13 +64,14 @@ impl InputQueue {
         // At most two contiguous pieces (the deque's ring halves).
         for _ in 0..2 {
             let (front, _) = self.bytes.as_slices();
-            if front.is_empty() {
+            let len = front.len();
+            if len == 0 {
                 break;
             }
-            let n = sink(front).min(front.len());
+            let n = sink(front).min(len);
             self.bytes.drain(..n);
             taken += n;
-            if n < front.len() {
+            if n < len {
                 break;
             }
         }
