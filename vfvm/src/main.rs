@@ -1,7 +1,10 @@
 //! `vfvm`: the native runner of the vfsync virtual machine.
 //!
-//! Today it runs bare-metal ELF programs: `vfvm --elf PROG.elf [-m MiB]
-//! [--max-insns N] [--stats]`. The exit status is the program's HTIF exit
+//! `vfvm [--rw] [--append ARGS] [-m MiB] [--deterministic] [--stats] CONFIG.json`
+//! boots the VM a configuration file describes (see `vm.rs`).
+//!
+//! `vfvm --elf PROG.elf [-m MiB] [--max-insns N] [--stats]` runs a bare-metal
+//! ELF program. The exit status is the program's HTIF exit
 //! code (capped at 255); emulator errors exit with 125, and an exhausted
 //! `--max-insns` budget with 124.
 
@@ -13,6 +16,9 @@ use std::time::Instant;
 use clap::Parser;
 use vf_board::elf::{run_report, RunError, RunOptions};
 
+mod terminal;
+mod vm;
+
 /// Exit status of a run stopped by --max-insns.
 const EXIT_MAX_INSNS: u8 = 124;
 /// Exit status of an emulator error (bad file, fatal condition).
@@ -22,11 +28,31 @@ const EXIT_ERROR: u8 = 125;
 #[command(name = "vfvm", version, about = "The vfsync RISC-V virtual machine")]
 struct Args {
     /// Run a bare-metal RV32/RV64 ELF program (HTIF tohost exit, spike CLINT).
-    #[arg(long, value_name = "PROG.elf")]
-    elf: PathBuf,
-    /// RAM size in MiB.
-    #[arg(short = 'm', long = "mem", value_name = "MiB", default_value_t = 128)]
-    mem: u64,
+    #[arg(
+        long,
+        value_name = "PROG.elf",
+        conflicts_with = "config",
+        required_unless_present = "config"
+    )]
+    elf: Option<PathBuf>,
+    /// Boot the VM this configuration file describes (TinyEMU's JSON format).
+    #[arg(value_name = "CONFIG.json")]
+    config: Option<PathBuf>,
+    /// Write drive changes through to the image files (default: copy-on-write).
+    #[arg(long, requires = "config")]
+    rw: bool,
+    /// Append ARGS to the kernel command line.
+    #[arg(long, value_name = "ARGS", requires = "config")]
+    append: Option<String>,
+    /// Time follows the instruction count (reproducible runs).
+    #[arg(long, requires = "config")]
+    deterministic: bool,
+    /// With --stats: report when the console first shows this text.
+    #[arg(long, value_name = "TEXT", requires = "config")]
+    mark: Option<String>,
+    /// RAM size in MiB (default 128 with --elf, the config's memory_size otherwise).
+    #[arg(short = 'm', long = "mem", value_name = "MiB")]
+    mem: Option<u64>,
     /// Stop with an error after this many instructions.
     #[arg(long, value_name = "N")]
     max_insns: Option<u64>,
@@ -37,15 +63,26 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let data = match std::fs::read(&args.elf) {
+    let Some(elf) = args.elf else {
+        return vm::main(&vm::VmOptions {
+            config: args.config.unwrap_or_default(),
+            rw: args.rw,
+            append: args.append,
+            memory_mib: args.mem,
+            deterministic: args.deterministic,
+            stats: args.stats,
+            mark: args.mark,
+        });
+    };
+    let data = match std::fs::read(&elf) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("vfvm: cannot read {}: {e}", args.elf.display());
+            eprintln!("vfvm: cannot read {}: {e}", elf.display());
             return ExitCode::from(EXIT_ERROR);
         }
     };
     let opts = RunOptions {
-        ram_mib: args.mem,
+        ram_mib: args.mem.unwrap_or(128),
         max_insns: args.max_insns,
     };
     let stdout = std::io::stdout();
@@ -67,11 +104,11 @@ fn main() -> ExitCode {
     match result {
         Ok(r) => ExitCode::from(r.exit_code.min(255) as u8),
         Err(e @ RunError::MaxInsns { .. }) => {
-            eprintln!("vfvm: {}: {e}", args.elf.display());
+            eprintln!("vfvm: {}: {e}", elf.display());
             ExitCode::from(EXIT_MAX_INSNS)
         }
         Err(e) => {
-            eprintln!("vfvm: {}: {e}", args.elf.display());
+            eprintln!("vfvm: {}: {e}", elf.display());
             ExitCode::from(EXIT_ERROR)
         }
     }
