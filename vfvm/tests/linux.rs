@@ -1,0 +1,277 @@
+//! Boots the committed Linux 6.1 guest (guest/images) with `vfvm CONFIG.json`
+//! over pipes and drives its shell: once with the board's built-in SBI (with
+//! a scratch ext2 disk written through `--rw` and a 9p share, both checked
+//! from the host afterwards), once with OpenSBI's fw_jump.bin.
+//!
+//! Every wait is bounded; a guard kills the child if a test fails. Time
+//! is deterministic (`--deterministic`), so runs do not depend on host speed.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The longest wait for one expected output (boot included; generous for
+/// loaded CI machines and unoptimised board code).
+const WAIT: Duration = Duration::from_secs(600);
+
+fn images() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/images")
+}
+
+struct Output {
+    data: Mutex<(Vec<u8>, bool)>,
+    cond: Condvar,
+}
+
+/// A running vfvm whose console we read and type into.
+struct Vm {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    out: Arc<Output>,
+    /// Where the next search starts.
+    cursor: usize,
+}
+
+impl Vm {
+    fn start(config: &Path, extra: &[&str]) -> Vm {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vfvm"))
+            .arg("--deterministic")
+            .args(extra)
+            .arg(config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn vfvm");
+        let stdin = child.stdin.take();
+        let mut stdout = child.stdout.take().expect("stdout");
+        let out = Arc::new(Output {
+            data: Mutex::new((Vec::new(), false)),
+            cond: Condvar::new(),
+        });
+        let o = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stdout.read(&mut buf).unwrap_or(0);
+                let mut g = o.data.lock().unwrap();
+                if n == 0 {
+                    g.1 = true;
+                    o.cond.notify_all();
+                    return;
+                }
+                g.0.extend_from_slice(&buf[..n]);
+                o.cond.notify_all();
+            }
+        });
+        Vm {
+            child,
+            stdin,
+            out,
+            cursor: 0,
+        }
+    }
+
+    /// Waits until `what` appears after the cursor; moves the cursor past it.
+    fn expect(&mut self, what: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut g = self.out.data.lock().unwrap();
+        loop {
+            if let Some(pos) = g.0[self.cursor..]
+                .windows(what.len())
+                .position(|w| w == what.as_bytes())
+            {
+                let start = self.cursor;
+                self.cursor += pos + what.len();
+                return String::from_utf8_lossy(&g.0[start..self.cursor]).into_owned();
+            }
+            let now = Instant::now();
+            if g.1 || now >= deadline {
+                panic!(
+                    "waiting for {what:?}: {}; console so far:\n{}",
+                    if g.1 {
+                        "vfvm closed its output"
+                    } else {
+                        "timed out"
+                    },
+                    String::from_utf8_lossy(&g.0)
+                );
+            }
+            g = self.out.cond.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let s = self.stdin.as_mut().expect("stdin open");
+        s.write_all(line.as_bytes()).unwrap();
+        s.write_all(b"\n").unwrap();
+        s.flush().unwrap();
+    }
+
+    /// Runs a shell command and waits for the next prompt.
+    fn run(&mut self, cmd: &str, expect: &str) -> String {
+        self.send(cmd);
+        let out = self.expect(expect);
+        self.expect(PROMPT);
+        out
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "vfvm did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const PROMPT: &str = " # ";
+
+fn write_config(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("vm.json");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+#[test]
+fn builtin_sbi_boot_disk_and_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = images();
+    // A scratch ext2 disk with one file, made on the host.
+    let seed = dir.path().join("seed");
+    std::fs::create_dir(&seed).unwrap();
+    std::fs::write(seed.join("from-host.txt"), "hello from the host\n").unwrap();
+    let disk = dir.path().join("scratch.ext2");
+    let st = Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext2", "-d"])
+        .arg(&seed)
+        .arg(&disk)
+        .arg("4096")
+        .status()
+        .expect("mke2fs (e2fsprogs) must be installed");
+    assert!(st.success());
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    std::fs::write(share.join("greeting"), "hi over 9p\n").unwrap();
+
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"{{ version: 1, machine: "riscv64", memory_size: 128,
+                kernel: "{k}", initrd: "{i}",
+                drive0: {{ file: "{d}" }},
+                fs0: {{ file: "{s}", tag: "home" }} }}"#,
+            k = img.join("Image").display(),
+            i = img.join("initramfs.cpio.gz").display(),
+            d = disk.display(),
+            s = share.display(),
+        ),
+    );
+    let mut vm = Vm::start(&config, &["--rw"]);
+    vm.expect("SBI specification v2.0 detected");
+    vm.expect("Run /init as init process");
+    vm.expect(PROMPT);
+
+    vm.run("echo $((6*7))", "\r\n42\r\n");
+    let u = vm.run("uname -a", "GNU/Linux");
+    assert!(
+        u.contains("Linux vfsync 6.1") && u.contains("riscv64"),
+        "{u}"
+    );
+    let c = vm.run("cat /proc/cpuinfo", "mmu");
+    assert!(c.contains("rv64imafdc"), "{c}");
+
+    // The 9p share is /home: read the host's file, write one back.
+    vm.run("cat /home/greeting", "hi over 9p");
+    vm.run(
+        "echo written-over-9p > /home/from-guest.txt && echo SHARE-$((2+3))",
+        "SHARE-5",
+    );
+    // The disk: read the host's file, write one, unmount.
+    vm.run(
+        "mount -t ext2 /dev/vda /mnt && cat /mnt/from-host.txt",
+        "hello from the host",
+    );
+    vm.run(
+        "echo written-to-disk > /mnt/from-guest.txt && umount /mnt && sync && echo DISK-$((3+4))",
+        "DISK-7",
+    );
+    vm.send("poweroff -f");
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+
+    assert_eq!(
+        std::fs::read_to_string(share.join("from-guest.txt")).unwrap(),
+        "written-over-9p\n"
+    );
+    let out = Command::new("debugfs")
+        .args(["-R", "cat /from-guest.txt"])
+        .arg(&disk)
+        .output()
+        .expect("debugfs (e2fsprogs)");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "written-to-disk\n");
+}
+
+#[test]
+fn opensbi_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = images();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            r#"{{ version: 1, machine: "riscv64", memory_size: 128,
+                bios: "{b}", kernel: "{k}", initrd: "{i}" }}"#,
+            b = img.join("fw_jump.bin").display(),
+            k = img.join("Image").display(),
+            i = img.join("initramfs.cpio.gz").display(),
+        ),
+    );
+    let mut vm = Vm::start(&config, &[]);
+    vm.expect("Run /init as init process");
+    vm.expect(PROMPT);
+    vm.run("echo $((6*7))", "\r\n42\r\n");
+    // OpenSBI, not the board, answers the kernel's SBI calls.
+    vm.run("dmesg | grep -i 'SBI implementation'", "ID=0x1 ");
+    vm.send("poweroff -f");
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn config_errors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vfvm"))
+        .arg(dir.path().join("missing.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.json"), "{err}");
+
+    let config = write_config(
+        dir.path(),
+        r#"{ version: 1, machine: "riscv64", memory_size: 64, kernel: "no-such-Image" }"#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vfvm"))
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-Image") && err.contains("kernel"),
+        "{err}"
+    );
+}
