@@ -73,6 +73,81 @@ fn new_icache(xlen: u32) -> Box<[ICacheEntry; ICACHE_SIZE]> {
     }
 }
 
+/// One instruction of a decoded block: the op, the instruction word it was
+/// decoded from (compared with memory before every execution, so
+/// self-modifying code and DMA into RAM are always seen) and its byte offset
+/// from the start of the block.
+#[derive(Clone, Copy)]
+struct BlockOp {
+    op: Op,
+    raw: u32,
+    off: u16,
+}
+
+/// Most instructions in one decoded block.
+const BLOCK_MAX: usize = 16;
+/// Decoded-block cache slots (direct-mapped by start pc).
+const BLOCKS: usize = 1 << 10;
+
+/// A run of decoded instructions inside one page, starting at virtual address
+/// `pc` and ending at the first jump, system instruction or page end (a
+/// conditional branch ends the run only when taken). Executing a block walks the array with an index,
+/// so the next instruction never waits on a load of the previous one's length.
+#[derive(Clone, Copy)]
+struct Block {
+    /// Virtual start address (`u64::MAX`: empty slot; a pc is always even).
+    pc: u64,
+    /// Number of valid entries in `ops` (1..=BLOCK_MAX for a filled slot).
+    n: u32,
+    ops: [BlockOp; BLOCK_MAX],
+}
+
+fn new_blocks(xlen: u32) -> Box<[Block; BLOCKS]> {
+    let op = BlockOp {
+        op: decode(0, xlen),
+        raw: 0,
+        off: 0,
+    };
+    let v = vec![
+        Block {
+            pc: u64::MAX,
+            n: 0,
+            ops: [op; BLOCK_MAX],
+        };
+        BLOCKS
+    ];
+    match v.into_boxed_slice().try_into() {
+        Ok(b) => b,
+        Err(_) => unreachable!("the vector has BLOCKS entries"),
+    }
+}
+
+/// Whether a block ends after an instruction of kind `k`: unconditional jumps
+/// and every instruction that may change privilege, translation, PMP or the
+/// interrupt state (all of which the block's fetch mapping relies on).
+#[inline]
+fn ends_block(k: K) -> bool {
+    matches!(
+        k,
+        K::Jal
+            | K::Jalr
+            | K::Illegal
+            | K::Ecall
+            | K::Ebreak
+            | K::Mret
+            | K::Sret
+            | K::Wfi
+            | K::SfenceVma
+            | K::FenceI
+            | K::Csrrw
+            | K::Csrrs
+            | K::Csrrc
+            | K::Csrrwi
+            | K::Csrrsi
+            | K::Csrrci
+    )
+}
+
 /// The CSR state (stored XLEN-independently, mstatus in its RV64 layout).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Csrs {
@@ -130,6 +205,7 @@ pub struct Hart<X: Xlen, B: Bus> {
     pub(crate) pmp: [PmpRegion; 16],
     pub(crate) pmp_n: usize,
     icache: Box<[ICacheEntry; ICACHE_SIZE]>,
+    blocks: Box<[Block; BLOCKS]>,
     pub(crate) fetch_vpn: u64,
     pub(crate) fetch_addend: u64,
     pub(crate) data_prv: u8,
@@ -171,6 +247,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pmp: [PmpRegion::default(); 16],
             pmp_n: 0,
             icache: new_icache(X::XLEN),
+            blocks: new_blocks(X::XLEN),
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
             data_prv: PRV_M,
@@ -548,40 +625,145 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     /// Executes instructions until `insns` reaches `stop_at` (which traps,
     /// CSR writes and stop requests lower to end the block early). The pc
     /// lives in a local here; `self.pc` is exact whenever other code runs.
+    ///
+    /// Code in a page reachable through the fetch cache runs as decoded
+    /// blocks; everything else (page crossings, fetch misses, non-RAM code)
+    /// goes one instruction at a time through [`Self::step`].
     fn exec_block(&mut self) {
         let mut pc = self.pc;
         let mut n = self.insns;
-        while n < self.stop_at {
-            n += 1;
-            self.insns = n;
+        'outer: while n < self.stop_at {
             let pcu = pc.to_u64();
-            let raw = match self.fetch(pcu) {
-                Ok(r) => r,
-                Err(e) => {
-                    self.pc = pc;
-                    self.exception(e);
-                    pc = self.pc;
+            let bi = (pcu >> 1) as usize & (BLOCKS - 1);
+            if pcu >> 12 != self.fetch_vpn || pcu & 0xfff > 0xffc {
+                n += 1;
+                self.insns = n;
+                pc = self.step(pc);
+                continue;
+            }
+            if self.blocks[bi].pc != pcu {
+                self.build_block(bi, pcu);
+                if self.blocks[bi].n == 0 {
+                    n += 1;
+                    self.insns = n;
+                    pc = self.step(pc);
                     continue;
                 }
-            };
-            let slot = &mut self.icache[(pcu >> 1) as usize & (ICACHE_SIZE - 1)];
-            let op = if slot.raw == raw {
-                slot.op
-            } else {
-                let op = decode(raw, X::XLEN);
-                *slot = ICacheEntry { raw, op };
-                op
-            };
-            match self.execute(op, pcu, raw) {
-                Ok(next) => pc = next,
-                Err(e) => {
-                    self.pc = pc;
-                    self.exception(e);
-                    pc = self.pc;
+            }
+            // RAM offset of the block start (the fetch cache maps the whole page to RAM).
+            let base = pcu.wrapping_add(self.fetch_addend) as usize;
+            let cnt = (self.blocks[bi].n as usize).min(BLOCK_MAX);
+            for i in 0..cnt {
+                let bop = self.blocks[bi].ops[i];
+                let ipc = pcu.wrapping_add(bop.off as u64);
+                if n >= self.stop_at {
+                    pc = X::Reg::from_u64(ipc);
+                    continue 'outer;
+                }
+                let o = base.wrapping_add(bop.off as usize);
+                let word = self
+                    .ram
+                    .get(o..o.wrapping_add(4))
+                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                    .map(u32::from_le_bytes);
+                if word != Some(bop.raw) {
+                    // Modified code: keep the part of the block that still
+                    // matches; the rest is decoded afresh from `ipc`.
+                    self.blocks[bi].n = i as u32;
+                    if i == 0 {
+                        self.blocks[bi].pc = u64::MAX;
+                    }
+                    pc = X::Reg::from_u64(ipc);
+                    continue 'outer;
+                }
+                n += 1;
+                self.insns = n;
+                let fall = ipc.wrapping_add(bop.op.len as u64);
+                match self.execute(bop.op, ipc, bop.raw) {
+                    Ok(next) => {
+                        pc = next;
+                        if next.to_u64() != fall {
+                            continue 'outer;
+                        }
+                    }
+                    Err(e) => {
+                        self.pc = X::Reg::from_u64(ipc);
+                        self.exception(e);
+                        pc = self.pc;
+                        continue 'outer;
+                    }
                 }
             }
         }
         self.pc = pc;
+    }
+
+    /// Executes the one instruction at `pc` (the count already includes it)
+    /// and returns the next pc.
+    #[inline(never)]
+    fn step(&mut self, pc: X::Reg) -> X::Reg {
+        let pcu = pc.to_u64();
+        let raw = match self.fetch(pcu) {
+            Ok(r) => r,
+            Err(e) => {
+                self.pc = pc;
+                self.exception(e);
+                return self.pc;
+            }
+        };
+        let slot = &mut self.icache[(pcu >> 1) as usize & (ICACHE_SIZE - 1)];
+        let op = if slot.raw == raw {
+            slot.op
+        } else {
+            let op = decode(raw, X::XLEN);
+            *slot = ICacheEntry { raw, op };
+            op
+        };
+        match self.execute(op, pcu, raw) {
+            Ok(next) => next,
+            Err(e) => {
+                self.pc = pc;
+                self.exception(e);
+                self.pc
+            }
+        }
+    }
+
+    /// Decodes the block starting at `pc` into slot `bi`. `pc` lies in the
+    /// page the fetch cache maps (`fetch_vpn`), at most 0xffc into it; the
+    /// block stops before any instruction whose 4-byte word would leave the page.
+    #[cold]
+    #[inline(never)]
+    fn build_block(&mut self, bi: usize, pc: u64) {
+        let base = pc.wrapping_add(self.fetch_addend) as usize;
+        let last = 0xffc_usize.saturating_sub((pc & 0xfff) as usize);
+        let blk = &mut self.blocks[bi];
+        let mut off = 0usize;
+        let mut cnt = 0usize;
+        while cnt < BLOCK_MAX && off <= last {
+            let o = base.wrapping_add(off);
+            let Some(raw) = self
+                .ram
+                .get(o..o.wrapping_add(4))
+                .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                .map(u32::from_le_bytes)
+            else {
+                break;
+            };
+            let op = decode(raw, X::XLEN);
+            blk.ops[cnt] = BlockOp {
+                op,
+                raw,
+                off: off as u16,
+            };
+            cnt += 1;
+            off += op.len as usize;
+            if ends_block(op.k) {
+                break;
+            }
+        }
+        blk.pc = pc;
+        blk.n = cnt as u32;
     }
 
     #[inline(always)]
@@ -1356,6 +1538,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pmp: self.pmp,
             pmp_n: self.pmp_n,
             icache: new_icache(Y::XLEN),
+            blocks: new_blocks(Y::XLEN),
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
             data_prv: self.data_prv,

@@ -476,3 +476,39 @@ fn user_mode_counter_access_needs_both_enables() {
     assert_eq!(h.csr(MCAUSE), Some(EXC_ILLEGAL));
     assert_eq!(h.privilege(), PRV_M);
 }
+
+#[test]
+fn store_into_the_next_instruction_is_seen_without_fence_i() {
+    let mut h = hart64();
+    // t0 = RAM_BASE (set below); t1 = `addi a0, a0, 5`.
+    // sw t1, 4(t0) overwrites the `addi a0, a0, 1` right behind it, in the
+    // same decoded block: the patched instruction must run.
+    let patched = addi(10, 10, 5);
+    put(
+        &mut h,
+        RAM_BASE,
+        &[s_type(0x23, 2, 5, 6, 4), addi(10, 10, 1), WFI],
+    );
+    h.set_reg(5, RAM_BASE);
+    h.set_reg(6, patched as u64);
+    assert_eq!(h.run(10), Stop::Wfi);
+    assert_eq!(h.reg(10), 5);
+    assert_eq!(h.insns(), 3);
+}
+
+#[test]
+fn budget_ends_exactly_inside_a_block() {
+    let mut h = hart64();
+    // Eight straight-line addis and a jump back: one decoded block.
+    let mut code = vec![addi(10, 10, 1); 8];
+    code.push(0xfe1f_f06f); // j -32
+    put(&mut h, RAM_BASE, &code);
+    for budget in [1u64, 2, 3, 5, 7, 11, 13] {
+        let before = h.insns();
+        assert_eq!(h.run(budget), Stop::Budget);
+        assert_eq!(h.insns(), before + budget);
+    }
+    // 42 instructions: 4 full rounds of 9 and 6 addis of the fifth.
+    assert_eq!(h.reg(10), 4 * 8 + 6);
+    assert_eq!(h.pc(), RAM_BASE + 6 * 4);
+}
