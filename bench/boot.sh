@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Boot benchmark: vfvm (release build) boots the committed Linux 6.1 + busybox
+# initramfs (vm-configs/linux-rv64.json, built-in SBI) to the shell prompt,
+# then runs CPU-bound work in the guest; the same kernel/initrd under QEMU's
+# TCG JIT (OpenSBI fw_jump, as guest/qemu-boot.sh) for comparison.
+#
+#   bench/boot.sh            # prints a table; figures go in bench/BOOT-RESULTS.md by hand
+#
+# Reported: host seconds from process start to the first prompt, guest
+# instructions to the prompt and MIPS (vfvm --deterministic --stats --mark),
+# and the host wall time of each guest command from sending it to the next
+# prompt (so console round trips are included, as a user sees them).
+# Needs: cargo, python3, qemu-system-riscv64 (optional).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+cargo build --release -q -p vfvm --manifest-path "$ROOT/Cargo.toml"
+VFVM=$CARGO_TARGET_DIR/release/vfvm
+IMAGES=$ROOT/guest/images
+
+exec python3 - "$VFVM" "$ROOT/vm-configs/linux-rv64.json" "$IMAGES" <<'EOF'
+import os, re, select, subprocess, sys, time
+
+vfvm, config, images = sys.argv[1:4]
+PROMPT = b" # "
+WORK = [
+    ("shell loop 100k", "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done"),
+    ("seq 200k | gzip", "seq 1 200000 | gzip | wc -c"),
+    ("seq 200k | md5sum", "seq 1 200000 | md5sum"),
+]
+
+def run(name, argv):
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    buf = b""
+    def wait_for(pat, limit=600):
+        nonlocal buf
+        end = time.monotonic() + limit
+        while pat not in buf:
+            r, _, _ = select.select([p.stdout], [], [], max(0, end - time.monotonic()))
+            if not r:
+                raise SystemExit(f"{name}: timeout waiting for {pat!r}")
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                raise SystemExit(f"{name}: exited early:\n{buf.decode(errors='replace')}")
+            buf += chunk
+        i = buf.index(pat) + len(pat)
+        out, buf = buf[:i], buf[i:]
+        return out
+    wait_for(PROMPT)
+    boot = time.monotonic() - t0
+    rows = [(name, "boot to prompt", boot)]
+    for label, cmd in WORK:
+        t = time.monotonic()
+        p.stdin.write(cmd.encode() + b"\n"); p.stdin.flush()
+        wait_for(b"\n")          # the echoed command line
+        out = wait_for(PROMPT)
+        rows.append((name, label, time.monotonic() - t))
+    p.stdin.write(b"poweroff -f\n"); p.stdin.flush()
+    try:
+        p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    err = p.stderr.read().decode(errors="replace")
+    return rows, err
+
+results = []
+rows, err = run("vfvm", [vfvm, "--stats", "--mark", " # ", config])
+results += rows
+marks = [l for l in err.splitlines() if "mark:" in l]
+rows_d, err_d = run("vfvm-det", [vfvm, "--deterministic", "--stats", "--mark", " # ", config])
+det = [l for l in err_d.splitlines() if "mark:" in l]
+qemu = ["qemu-system-riscv64", "-M", "virt", "-m", "256", "-smp", "1", "-display", "none",
+        "-serial", "none", "-monitor", "none", "-no-reboot",
+        "-bios", f"{images}/fw_jump.bin", "-kernel", f"{images}/Image",
+        "-initrd", f"{images}/initramfs.cpio.gz", "-append", "console=hvc0 earlycon=sbi",
+        "-chardev", "stdio,id=con,signal=off", "-device", "virtio-serial-device",
+        "-device", "virtconsole,chardev=con", "-device", "virtio-rng-device"]
+try:
+    rows_q, _ = run("qemu", qemu)
+except (FileNotFoundError, SystemExit) as e:
+    rows_q = []
+    print(f"qemu skipped: {e}", file=sys.stderr)
+
+print(f"vfvm (host clock) at the prompt: {marks[0] if marks else '?'}")
+print(f"vfvm (deterministic) at the prompt: {det[0] if det else '?'}")
+q = {k: v for (_, k, v) in rows_q}
+print(f"{'what':<22} {'vfvm s':>9} {'qemu s':>9} {'vfvm/qemu':>10}")
+for (_, k, v) in rows:
+    qs = q.get(k)
+    ratio = f"{v / qs:10.2f}" if qs else f"{'-':>10}"
+    print(f"{k:<22} {v:9.3f} {qs if qs is not None else float('nan'):9.3f} {ratio}")
+EOF
