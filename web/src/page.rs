@@ -26,16 +26,26 @@ const WORKER_URL: &str = "./vf-worker_loader.js";
 
 #[wasm_bindgen]
 extern "C" {
+    /// The xterm.js `Terminal` seen through the calls xterm-js-rs does not
+    /// bind (a cast of the same object; nothing is imported).
+    type XTerm;
     /// `Terminal.write(Uint8Array)`: xterm.js decodes UTF-8 itself, across
-    /// chunk boundaries. (xterm-js-rs binds only the string form.)
+    /// chunk boundaries (xterm-js-rs binds only the string form).
     #[wasm_bindgen(method, js_name = write)]
-    fn write_bytes(this: &Terminal, data: &Uint8Array);
+    fn write_bytes(this: &XTerm, data: &Uint8Array);
+    /// `Terminal.attachCustomKeyEventHandler(f)`: `f(KeyboardEvent)` returns
+    /// false to keep xterm.js from handling the key.
+    #[wasm_bindgen(method, js_name = attachCustomKeyEventHandler)]
+    fn attach_custom_key_event_handler(this: &XTerm, f: &Function);
+}
+
+fn xterm(t: &Terminal) -> &XTerm {
+    t.unchecked_ref()
 }
 
 struct Page {
     doc: Document,
-    term: Terminal,
-    worker: Worker,
+    term: Rc<Terminal>,
     transcript: Vec<u8>,
     api: Object,
 }
@@ -117,7 +127,7 @@ impl Page {
     }
 
     fn output(&mut self, data: &Uint8Array) {
-        self.term.write_bytes(data);
+        xterm(&self.term).write_bytes(data);
         let mut bytes = data.to_vec();
         self.transcript.append(&mut bytes);
         if self.transcript.len() > TRANSCRIPT_CAP {
@@ -226,10 +236,10 @@ fn try_start() -> Result<(), JsValue> {
     opts.set_font_family("ui-monospace, 'DejaVu Sans Mono', 'Liberation Mono', monospace");
     opts.set_scrollback(10_000);
     opts.set_theme(&theme);
-    let term = Terminal::new(&opts);
-    let fit = FitAddon::new();
+    let term = Rc::new(Terminal::new(&opts));
+    let fit = Rc::new(FitAddon::new());
     // No instanceof check: ITerminalAddon is an interface, not an export.
-    term.load_addon(fit.clone().unchecked_into());
+    term.load_addon(JsValue::clone(fit.as_ref()).unchecked_into());
     term.open(host);
     fit.fit();
     term.focus();
@@ -245,7 +255,6 @@ fn try_start() -> Result<(), JsValue> {
     let page = Rc::new(RefCell::new(Page {
         doc,
         term: term.clone(),
-        worker: worker.clone(),
         transcript: Vec::new(),
         api: api.clone(),
     }));
@@ -262,9 +271,9 @@ fn try_start() -> Result<(), JsValue> {
 
     // Worker → page.
     {
-        let page = page.clone();
+        let page1 = page.clone();
         let on_msg = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            page.borrow_mut().from_worker(ev.data());
+            page1.borrow_mut().from_worker(ev.data());
         });
         worker.set_onmessage(Some(on_msg.as_ref().unchecked_ref()));
         on_msg.forget();
@@ -364,12 +373,6 @@ fn try_start() -> Result<(), JsValue> {
     // The worker, terminal and closures live as long as the page.
     std::mem::forget(page);
     Ok(())
-}
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(method, js_name = attachCustomKeyEventHandler)]
-    fn attach_custom_key_event_handler(this: &Terminal, f: &Function);
 }
 
 /// `navigator.clipboard.writeText(text)` (the Clipboard API is unstable in web-sys).
