@@ -426,3 +426,53 @@ fn a_reply_is_a_stream_and_commands_may_arrive_in_pieces() {
     assert_eq!(got, b"ok: signed in as alice\n");
     s.clunk(fid).unwrap();
 }
+
+/// Signs alice in and fetches her files through the `FileSystem` trait directly.
+fn signed_in_fs(c: &MemConnector) -> SyncHome<MemConnector> {
+    use vf_devices::p9::{FileSystem, FsError};
+    let (mut fs, d) = SyncHome::new(c.clone(), HomeConfig::new(clock));
+    let root = fs.root(b"").unwrap();
+    let dir = fs.lookup(&root, b".vfsync").unwrap();
+    let ctl = fs.lookup(&dir, b"ctl").unwrap();
+    let mut h = fs.open(&ctl, open_flags::O_RDWR).unwrap();
+    fs.write(&mut h, 0, b"login alice\ncorrect horse\n")
+        .unwrap();
+    block_on(d.run());
+    let mut buf = [0u8; 64];
+    let n = fs.read(&mut h, 0, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ok: signed in as alice\n");
+    fs.release(h);
+    let home = fs.lookup(&root, b"alice").unwrap();
+    let docs = fs.lookup(&home, b"docs").unwrap();
+    for node in [
+        fs.lookup(&home, b"b.txt").unwrap(),
+        fs.lookup(&docs, b"a.txt").unwrap(),
+    ] {
+        assert_eq!(
+            fs.open(&node, open_flags::O_RDONLY).err(),
+            Some(FsError::Pending)
+        );
+        block_on(d.run());
+        let f = fs.open(&node, open_flags::O_RDONLY).unwrap();
+        fs.release(f);
+    }
+    assert_eq!(fs.not_fetched(), 0);
+    fs
+}
+
+#[test]
+fn random_9p_traffic_never_panics_the_home() {
+    let c = accounts();
+    seed(&c);
+    vf_devices::p9::testing::fuzz(
+        |seed| {
+            if seed % 2 == 1 {
+                signed_in_fs(&c)
+            } else {
+                SyncHome::new(c.clone(), HomeConfig::new(clock)).0
+            }
+        },
+        0..=7,
+        400,
+    );
+}
