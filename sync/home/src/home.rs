@@ -126,16 +126,22 @@ impl<R> Inner<R> {
         }
     }
 
-    /// Takes the complete commands out of a handle's input and queues or answers them.
+    /// Takes a complete command out of a handle's input and queues or answers it.
     fn ctl_input(&mut self, handle: u64) -> Result<(), Errno> {
-        loop {
+        {
             let h = self.handles.get_mut(&handle).ok_or(Errno::EBADF)?;
             let parsed = ctl::parse(&h.input);
             let cmd = match parsed {
                 Ok(None) => return Ok(()),
                 Ok(Some((cmd, used))) => {
-                    h.input[..used].zeroize();
-                    h.input.drain(..used);
+                    let extra = h.input.len() > used;
+                    h.input.zeroize();
+                    h.input.clear();
+                    if extra {
+                        // One reply per handle: a second command must wait for the first.
+                        self.reply(handle, "error: one command at a time per handle\n".into());
+                        return Ok(());
+                    }
                     cmd
                 }
                 Err(e) => {
@@ -168,6 +174,7 @@ impl<R> Inner<R> {
                 Command::Logout { force } => self.jobs.push_back(Job::Logout { handle, force }),
             }
         }
+        Ok(())
     }
 
     fn status_text(&self) -> String {

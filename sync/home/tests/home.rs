@@ -476,3 +476,14 @@ fn random_9p_traffic_never_panics_the_home() {
         400,
     );
 }
+
+#[test]
+fn two_commands_in_one_write_are_refused() {
+    let c = accounts();
+    let (mut s, d) = home(&c, clock);
+    assert_eq!(
+        ctl(&mut s, &d, "status\nsync\n"),
+        "error: one command at a time per handle\n"
+    );
+    assert!(!d.has_work());
+}
