@@ -48,6 +48,8 @@ struct Page {
     term: Rc<Terminal>,
     transcript: Vec<u8>,
     api: Object,
+    /// The first message for the worker, sent when it is ready.
+    start: Option<(Worker, ToWorker)>,
 }
 
 fn set(obj: &Object, key: &str, v: &JsValue) {
@@ -147,6 +149,11 @@ impl Page {
         };
         match FromWorker::decode(&text) {
             Err(e) => self.show_error(&e.to_string()),
+            Ok(FromWorker::Ready) => {
+                if let Some((w, m)) = self.start.take() {
+                    send(&w, &m);
+                }
+            }
             Ok(FromWorker::Progress {
                 file,
                 loaded,
@@ -257,6 +264,7 @@ fn try_start() -> Result<(), JsValue> {
         term: term.clone(),
         transcript: Vec::new(),
         api: api.clone(),
+        start: None,
     }));
 
     // vfsync.transcript()
@@ -366,7 +374,7 @@ fn try_start() -> Result<(), JsValue> {
     match params::start_message(&href, cols as u16, rows as u16) {
         Ok(m) => {
             page.borrow().set_status("loading", 0.0);
-            send(&worker, &m);
+            page.borrow_mut().start = Some((worker.clone(), m));
         }
         Err(e) => page.borrow().show_error(&e.to_string()),
     }

@@ -69,6 +69,8 @@ pub enum RunState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum FromWorker {
+    /// The worker listens (messages sent before this are lost: the page waits for it).
+    Ready,
     /// Download progress of one file.
     Progress {
         /// The file's name as written in the config (or its URL).

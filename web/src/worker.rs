@@ -197,11 +197,6 @@ async fn run_elf(url: String, ram_mib: u64) {
                 insns: rep.insns,
                 seconds,
             });
-            post(&FromWorker::Status {
-                state: RunState::Stopped,
-                mips: rep.insns as f64 / seconds.max(1e-9) / 1e6,
-                insns: rep.insns,
-            });
         }
         Err(e) => error(format!("{name}: {e}")),
     }
@@ -482,4 +477,5 @@ pub fn start() {
     });
     scope().set_onmessage(Some(cb.as_ref().unchecked_ref()));
     cb.forget();
+    post(&FromWorker::Ready);
 }
