@@ -6,9 +6,10 @@ DATA ?= data
 CARGO ?= cargo
 APT_PACKAGES := build-essential pkg-config python3-pip \
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf gcc-riscv64-linux-gnu \
-	qemu-system-misc qemu-user device-tree-compiler e2fsprogs cpio binaryen
+	qemu-system-misc qemu-user device-tree-compiler e2fsprogs cpio binaryen \
+	busybox shellcheck curl bc
 
-.PHONY: all setup run build test lint bench guest-check clean
+.PHONY: all setup run build test lint bench guest-check guest-scripts clean
 
 all: build
 
@@ -32,8 +33,13 @@ run: build
 	mkdir -p $(DATA)
 	./target/release/vfsync-server --listen 127.0.0.1:$(PORT) --data $(DATA) --allow-register
 
-test: guest-check
+test: guest-check guest-scripts
 	$(CARGO) test --workspace
+
+# The guest-side vflogin commands, run against a fake control file under two shells.
+guest-scripts:
+	shellcheck -s sh guest/vflogin/vflogin guest/vflogin/vfsync guest/vflogin/vflogout guest/vflogin/profile.sh
+	guest/vflogin/test.sh "busybox sh" dash
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -42,8 +48,11 @@ lint:
 guest-check:
 	@if [ -x guest/check-manifest.sh ]; then guest/check-manifest.sh; fi
 
+# Benchmarks: each rewrites its figures under bench/.
 bench:
-	@if [ -x bench/cpu.sh ]; then bench/cpu.sh; fi
+	bench/cpu.sh
+	bench/boot.sh
+	sh bench/sync.sh
 
 clean:
 	$(CARGO) clean
