@@ -249,6 +249,23 @@ fn opensbi_boot() {
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
 
+/// The committed rv32 config: the rv32 kernel with the board's built-in SBI
+/// (Debian has no rv32 OpenSBI) and the musl/busybox userland of guest/rv32.
+#[test]
+fn rv32_boot() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-configs/linux-rv32.json");
+    let mut vm = Vm::start(&config, &[]);
+    vm.expect("Run /init as init process");
+    vm.expect(PROMPT);
+    vm.run("uname -m", "\r\nriscv32\r\n");
+    vm.run("echo $((6*7))", "\r\n42\r\n");
+    vm.run("grep -m1 isa /proc/cpuinfo", "rv32imafdc");
+    vm.run("echo rv32 > /tmp/f && cat /tmp/f", "\r\nrv32\r\n");
+    vm.send("poweroff -f");
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
 #[test]
 fn config_errors_are_named() {
     let dir = tempfile::tempdir().unwrap();
