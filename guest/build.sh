@@ -29,27 +29,17 @@ BUILD=${GUEST_BUILD_DIR:-$REPO_DIR/target/guest}
 OUT=${GUEST_OUT_DIR:-$GUEST_DIR/images}
 JOBS=${JOBS:-$(nproc)}
 
-# --- the fixed environment of a reproducible build ---------------------------------------------
-export LC_ALL=C TZ=UTC
-umask 022
-# 2024-01-01 00:00:00 UTC: the time stamp of every file and file system the build makes.
-export SOURCE_DATE_EPOCH=1704067200
-export KBUILD_BUILD_TIMESTAMP="Mon Jan  1 00:00:00 UTC 2024"
-export KBUILD_BUILD_USER=vfsync KBUILD_BUILD_HOST=vfsync KBUILD_BUILD_VERSION=1
-export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
+# The fixed environment (SOURCE_DATE_EPOCH, locale, umask, KBUILD_*), log/die/need,
+# gen_init_cpio and the root file system tree (rootfs_list, write_initramfs): shared with rv32/.
+export BUILD_NAME=build.sh
+# shellcheck source=guest/lib.sh
+. "$GUEST_DIR/lib.sh"
 CROSS=riscv64-linux-gnu-
-LINUX_TARBALL=/usr/src/linux-source-6.1.tar.xz
-# The busybox source package; override to build a newer Debian revision.
-BUSYBOX_DEB_VERSION=${BUSYBOX_DEB_VERSION:-1:1.35.0-4+deb12u1}
 OPENSBI_FW=/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin
 # Fixed identities of the ext2 image.
 EXT2_UUID=76667379-6e63-4000-8000-000000000001
 EXT2_HASH_SEED=76667379-6e63-4000-8000-000000000002
 EXT2_SIZE_MIB=16
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'build.sh: error: %s\n' "$*" >&2; exit 1; }
-need() { command -v "$1" >/dev/null || die "missing tool '$1' (package $2)"; }
 
 mkdir -p "$BUILD/src" "$OUT"
 
@@ -75,7 +65,7 @@ check_kconfig() { # config fragment...
             case $line in
             CONFIG_*=*) sym=${line%%=*}
                 grep -qxF -- "$line" "$config" ||
-                    die "$frag: '$line' did not survive olddefconfig (got: $(grep -E "^(# )?$sym[= ]" "$config" || echo unset))" ;;
+                    die "$frag: '$line' did not survive olddefconfig (got: $(grep -E "^(# )?${sym}[= ]" "$config" || echo unset))" ;;
             "# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *}
                 if grep -q -- "^$sym=" "$config"; then die "$frag: $sym is set although the fragment unsets it"; fi ;;
             esac
@@ -137,76 +127,10 @@ build_busybox() {
 }
 
 # --- the root file system tree -----------------------------------------------------------------
-# Writes a gen_init_cpio list of the whole tree to stdout: directories, busybox, its applet links
-# and the rootfs/ overlay, with fixed owners (0:0) and modes, sorted by path.
-rootfs_list() {
-    [ -x "$BUILD/busybox/busybox" ] || die "busybox not built yet (run the busybox stage)"
-    # gen_init_cpio takes a regular file's mtime from the file: stage copies with fixed times.
-    local stage=$BUILD/stage
-    rm -rf "$stage"
-    mkdir -p "$stage"
-    cp -p "$BUILD/busybox/busybox" "$stage/busybox"
-    cp -a "$GUEST_DIR/rootfs" "$stage/rootfs"
-    find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-    {
-        local d
-        for d in bin dev etc home mnt proc root sbin sys tmp usr usr/bin usr/sbin; do
-            case $d in
-            tmp) echo "dir /$d 1777 0 0" ;;
-            root) echo "dir /$d 0700 0 0" ;;
-            *) echo "dir /$d 0755 0 0" ;;
-            esac
-        done
-        echo "nod /dev/console 0600 0 0 c 5 1"
-        echo "file /bin/busybox $stage/busybox 0755 0 0"
-        # Applet links, relative to their directory. /sbin/init is our /init, not busybox init.
-        local link rel
-        while IFS= read -r link; do
-            [ "$link" = /bin/busybox ] && continue
-            [ "$link" = /sbin/init ] && continue
-            [ "$link" = /linuxrc ] && continue
-            case $link in
-            /bin/*) rel=busybox ;;
-            /sbin/*) rel=../bin/busybox ;;
-            /usr/bin/* | /usr/sbin/*) rel=../../bin/busybox ;;
-            *) die "unexpected busybox link $link" ;;
-            esac
-            echo "slink $link $rel 0777 0 0"
-        done <"$BUILD/busybox/busybox.links"
-        echo "slink /sbin/init ../init 0777 0 0"
-        # The overlay: every file under rootfs/, executable bit kept.
-        local f p mode
-        while IFS= read -r f; do
-            p=${f#./}
-            if [ -d "$GUEST_DIR/rootfs/$p" ]; then
-                case " bin dev etc home mnt proc root sbin sys tmp usr usr/bin usr/sbin " in
-                *" $p "*) ;;
-                *) echo "dir /$p 0755 0 0" ;;
-                esac
-            else
-                if [ -x "$GUEST_DIR/rootfs/$p" ]; then mode=0755; else mode=0644; fi
-                echo "file /$p $stage/rootfs/$p $mode 0 0"
-            fi
-        done < <(cd "$GUEST_DIR/rootfs" && find . -mindepth 1 | sort)
-    } | sort -k2,2
-}
-
-gen_init_cpio() {
-    local tool=$BUILD/gen_init_cpio
-    if [ ! -x "$tool" ]; then
-        linux_source
-        cc -O2 -o "$tool" "$KSRC/usr/gen_init_cpio.c"
-    fi
-    "$tool" "$@"
-}
-
+# rootfs_list and write_initramfs (lib.sh): busybox, its applet links, the vflogin commands and
+# the rootfs/ overlay.
 build_initramfs() {
-    need gzip gzip
-    log "building initramfs.cpio.gz"
-    rootfs_list >"$BUILD/initramfs.list"
-    gen_init_cpio -t "$SOURCE_DATE_EPOCH" "$BUILD/initramfs.list" >"$BUILD/initramfs.cpio"
-    gzip -n -9 <"$BUILD/initramfs.cpio" >"$OUT/initramfs.cpio.gz"
-    log "wrote $OUT/initramfs.cpio.gz"
+    write_initramfs "$BUILD/busybox" "$OUT/initramfs.cpio.gz"
 }
 
 # Unpacks the same tree into a directory (under fakeroot, so owners are 0:0 and /dev/console is a
@@ -214,8 +138,8 @@ build_initramfs() {
 build_rootfs() {
     need mke2fs e2fsprogs; need fakeroot fakeroot; need cpio cpio
     log "building rootfs.ext2"
-    rootfs_list >"$BUILD/initramfs.list"
-    gen_init_cpio -t "$SOURCE_DATE_EPOCH" "$BUILD/initramfs.list" >"$BUILD/rootfs.cpio"
+    rootfs_list "$BUILD/busybox" >"$BUILD/rootfs.list"
+    gen_init_cpio -t "$SOURCE_DATE_EPOCH" "$BUILD/rootfs.list" >"$BUILD/rootfs.cpio"
     local tree=$BUILD/rootfs-tree img=$BUILD/rootfs.ext2
     rm -rf "$tree" "$img"
     mkdir -p "$tree"
@@ -253,8 +177,21 @@ build_firmware() {
     log "wrote $OUT/fw_jump.bin"
 }
 
+# The manifest: the Debian packages the images come from, then (check-manifest.sh) the sha256 of
+# every input and image.
+MANIFEST_PACKAGES=(linux-source-6.1 gcc-riscv64-linux-gnu gcc-12-riscv64-linux-gnu
+    binutils-riscv64-linux-gnu libc6-dev-riscv64-cross opensbi e2fsprogs fakeroot cpio gzip)
 build_manifest() {
-    "$GUEST_DIR/check-manifest.sh" --write
+    local p header=$BUILD/MANIFEST.header
+    {
+        echo "# vfsync guest images. Written by guest/build.sh; checked by guest/check-manifest.sh."
+        echo "# Paths are relative to guest/. Rebuild with guest/build.sh after changing any input."
+        echo "debian  busybox  $BUSYBOX_DEB_VERSION  (source package)"
+        for p in "${MANIFEST_PACKAGES[@]}"; do
+            printf 'debian  %s  %s\n' "$p" "$(deb_version "$p")"
+        done
+    } >"$header"
+    "$GUEST_DIR/check-manifest.sh" --write rv64 "$header"
 }
 
 main() {

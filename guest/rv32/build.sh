@@ -36,16 +36,14 @@ BUILD=${RV32_BUILD_DIR:-$REPO_DIR/target/guest-rv32}
 OUT=${RV32_OUT_DIR:-$RV32_DIR/images}
 JOBS=${JOBS:-$(nproc)}
 
-# --- the fixed environment of a reproducible build ---------------------------------------------
-export LC_ALL=C TZ=UTC
-umask 022
-# 2024-01-01 00:00:00 UTC, as in guest/build.sh.
-export SOURCE_DATE_EPOCH=1704067200
-export KBUILD_BUILD_TIMESTAMP="Mon Jan  1 00:00:00 UTC 2024"
-export KBUILD_BUILD_USER=vfsync KBUILD_BUILD_HOST=vfsync
+# The fixed environment (SOURCE_DATE_EPOCH, locale, umask, KBUILD_*), log/die/need, deb_version,
+# gen_init_cpio and the root file system tree (rootfs_list, write_initramfs): shared with
+# guest/build.sh, so both guests boot the same tree.
+export BUILD_NAME=rv32/build.sh
+# shellcheck source=guest/lib.sh
+. "$GUEST_DIR/lib.sh"
 
 MUSL_DEB_VERSION=${MUSL_DEB_VERSION:-1.2.5-3.1~deb13u1}
-BUSYBOX_DEB_VERSION=${BUSYBOX_DEB_VERSION:-1:1.35.0-4+deb12u1}
 OPENSBI_DEB_VERSION=${OPENSBI_DEB_VERSION:-1.6-1}
 # The ISA and ABI of every rv32 user program: the emulator implements F and D.
 MARCH=rv32imafdc_zicsr_zifencei
@@ -59,10 +57,6 @@ UAPI_SUBDIRS=(asm asm-generic drm linux misc mtd rdma scsi sound video xen)
 
 SYSROOT=$BUILD/sysroot
 WRAPPER=$BUILD/bin/riscv32-linux-musl-gcc
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'rv32/build.sh: error: %s\n' "$*" >&2; exit 1; }
-need() { command -v "$1" >/dev/null || die "missing tool '$1' (package $2)"; }
 
 mkdir -p "$BUILD/src" "$OUT"
 
@@ -178,7 +172,7 @@ build_busybox() {
         "# CONFIG_"*" is not set") sym=${line#\# }; sym=${sym%% *} ;;
         *) continue ;;
         esac
-        grep -qE "^(# )?$sym[= ]" "$want" || die "busybox-overrides.config: $sym is not in busybox-config"
+        grep -qE "^(# )?${sym}[= ]" "$want" || die "busybox-overrides.config: $sym is not in busybox-config"
         sed -i -E "s/^(# )?$sym([= ].*)?\$/$line/" "$want"
     done <"$RV32_DIR/busybox-overrides.config"
     cp "$want" "$BBSRC/.config"
@@ -204,75 +198,9 @@ build_busybox() {
 }
 
 # --- the initramfs -----------------------------------------------------------------------------
-LINUX_TARBALL=/usr/src/linux-source-6.1.tar.xz
-gen_init_cpio() {
-    local tool=$BUILD/gen_init_cpio
-    if [ ! -x "$tool" ]; then
-        [ -f "$LINUX_TARBALL" ] || die "$LINUX_TARBALL not found (apt-get install linux-source-6.1)"
-        log "extracting gen_init_cpio.c from $LINUX_TARBALL"
-        tar -C "$BUILD/src" -xJf "$LINUX_TARBALL" linux-source-6.1/usr/gen_init_cpio.c
-        cc -O2 -o "$tool" "$BUILD/src/linux-source-6.1/usr/gen_init_cpio.c"
-    fi
-    "$tool" "$@"
-}
-
-# A gen_init_cpio list of the tree: directories, busybox, its applet links and the guest/rootfs/
-# overlay (the rv64 guest's /init and /etc), owned by 0:0 with fixed modes, sorted by path.
-rootfs_list() {
-    [ -x "$BUILD/busybox/busybox" ] || die "busybox not built yet (run the busybox stage)"
-    # gen_init_cpio takes a regular file's mtime from the file: stage copies with fixed times.
-    local stage=$BUILD/stage
-    rm -rf "$stage"
-    mkdir -p "$stage"
-    cp -p "$BUILD/busybox/busybox" "$stage/busybox"
-    cp -a "$GUEST_DIR/rootfs" "$stage/rootfs"
-    find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-    {
-        local d
-        for d in bin dev etc home mnt proc root sbin sys tmp usr usr/bin usr/sbin; do
-            case $d in
-            tmp) echo "dir /$d 1777 0 0" ;;
-            root) echo "dir /$d 0700 0 0" ;;
-            *) echo "dir /$d 0755 0 0" ;;
-            esac
-        done
-        echo "nod /dev/console 0600 0 0 c 5 1"
-        echo "file /bin/busybox $stage/busybox 0755 0 0"
-        local link rel
-        while IFS= read -r link; do
-            case $link in
-            /bin/busybox | /sbin/init | /linuxrc) continue ;; # /sbin/init is our /init
-            /bin/*) rel=busybox ;;
-            /sbin/*) rel=../bin/busybox ;;
-            /usr/bin/* | /usr/sbin/*) rel=../../bin/busybox ;;
-            *) die "unexpected busybox link $link" ;;
-            esac
-            echo "slink $link $rel 0777 0 0"
-        done <"$BUILD/busybox/busybox.links"
-        echo "slink /sbin/init ../init 0777 0 0"
-        local f p mode
-        while IFS= read -r f; do
-            p=${f#./}
-            if [ -d "$stage/rootfs/$p" ]; then
-                case " bin dev etc home mnt proc root sbin sys tmp usr usr/bin usr/sbin " in
-                *" $p "*) ;;
-                *) echo "dir /$p 0755 0 0" ;;
-                esac
-            else
-                if [ -x "$stage/rootfs/$p" ]; then mode=0755; else mode=0644; fi
-                echo "file /$p $stage/rootfs/$p $mode 0 0"
-            fi
-        done < <(cd "$stage/rootfs" && find . -mindepth 1 | sort)
-    } | sort -k2,2
-}
-
+# lib.sh's tree (busybox, its applet links, the vflogin commands, guest/rootfs/), as rv64's.
 build_initramfs() {
-    need gzip gzip
-    log "writing $OUT/initramfs.cpio.gz"
-    rootfs_list >"$BUILD/initramfs.list"
-    # gen_init_cpio stamps directories, nodes and links with -t; gzip -n omits name and time.
-    gen_init_cpio -t "$SOURCE_DATE_EPOCH" "$BUILD/initramfs.list" >"$BUILD/initramfs.cpio"
-    gzip -9 -n -c "$BUILD/initramfs.cpio" >"$OUT/initramfs.cpio.gz"
+    write_initramfs "$BUILD/busybox" "$OUT/initramfs.cpio.gz"
 }
 
 # --- OpenSBI for rv32 (for QEMU) ---------------------------------------------------------------
@@ -300,14 +228,14 @@ build_firmware() {
 }
 
 # --- the manifest ------------------------------------------------------------------------------
-deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
+# The header (source packages with the sha256 of their .dsc, tool packages), then
+# check-manifest.sh adds the sha256 of every input and image; `make test` checks it.
 build_manifest() {
-    local m=$OUT/MANIFEST f
-    log "writing $m"
+    local header=$BUILD/MANIFEST.header f dsc
+    log "writing $OUT/MANIFEST"
     {
-        echo "# vfsync rv32 guest userland. Written by guest/rv32/build.sh. Paths are relative to guest/."
-        echo "# debian-source lines: source package, version, sha256 of the .dsc (or of the tarball used)."
-        local dsc
+        echo "# vfsync rv32 guest userland. Written by guest/rv32/build.sh; checked by guest/check-manifest.sh."
+        echo "# Paths are relative to guest/. debian-source lines: source package, version, sha256 of the .dsc (or of the tarball used)."
         for f in "musl $MUSL_DEB_VERSION" "busybox $BUSYBOX_DEB_VERSION"; do
             set -- $f
             dsc=$(dsc_of "$1" "$2")
@@ -319,15 +247,8 @@ build_manifest() {
             gcc-riscv64-linux-gnu linux-source-6.1 gzip; do
             echo "debian  $f  $(deb_version "$f")"
         done
-        for f in rv32/build.sh rv32/busybox-overrides.config busybox-config rootfs/init rootfs/etc/group rootfs/etc/hostname \
-            rootfs/etc/passwd rootfs/etc/profile; do
-            echo "input  $(sha256sum <"$GUEST_DIR/$f" | cut -d' ' -f1)  $f"
-        done
-        for f in "$OUT"/initramfs.cpio.gz "$OUT"/fw_jump-rv32.bin; do
-            [ -f "$f" ] || continue
-            echo "image  $(sha256sum <"$f" | cut -d' ' -f1)  $(stat -c %s "$f")  rv32/images/$(basename "$f")"
-        done
-    } >"$m"
+    } >"$header"
+    RV32_OUT_DIR=$OUT "$GUEST_DIR/check-manifest.sh" --write rv32 "$header"
 }
 
 # --- main --------------------------------------------------------------------------------------
