@@ -68,11 +68,12 @@ rootfs_list() {
         done
         echo "nod /dev/console 0600 0 0 c 5 1"
         echo "file /bin/busybox $stage/busybox 0755 0 0"
-        # Applet links, relative to their directory. /sbin/init is rootfs/init (see there).
+        # Applet links, relative to their directory. PID 1 is busybox init (/init for an
+        # initramfs, /sbin/init for a disk root), configured by rootfs/etc/inittab.
         local link rel
         while IFS= read -r link; do
             case $link in
-            /bin/busybox | /sbin/init | /linuxrc) continue ;;
+            /bin/busybox | /linuxrc) continue ;;
             /bin/*) rel=busybox ;;
             /sbin/*) rel=../bin/busybox ;;
             /usr/bin/* | /usr/sbin/*) rel=../../bin/busybox ;;
@@ -80,7 +81,8 @@ rootfs_list() {
             esac
             echo "slink $link $rel 0777 0 0"
         done <"$bbdir/busybox.links"
-        echo "slink /sbin/init ../init 0777 0 0"
+        grep -qx /sbin/init "$bbdir/busybox.links" || die "busybox has no init applet"
+        echo "slink /init bin/busybox 0777 0 0"
         for c in "${VFLOGIN_COMMANDS[@]}"; do
             grep -qx "/usr/bin/$c" "$bbdir/busybox.links" && die "busybox has an applet /usr/bin/$c"
             echo "file /usr/bin/$c $stage/vflogin/$c 0755 0 0"

@@ -208,7 +208,9 @@ fn builtin_sbi_boot_disk_and_share() {
         "echo written-to-disk > /mnt/from-guest.txt && umount /mnt && sync && echo DISK-$((3+4))",
         "DISK-7",
     );
-    vm.send("poweroff -f");
+    // Plain poweroff: busybox init (PID 1) gets SIGUSR2, runs rcK and powers off.
+    vm.send("poweroff");
+    vm.expect("Requesting system poweroff");
     let status = vm.wait_exit();
     assert_eq!(status.code(), Some(0), "{status:?}");
 
@@ -244,7 +246,30 @@ fn opensbi_boot() {
     vm.run("echo $((6*7))", "\r\n42\r\n");
     // OpenSBI, not the board, answers the kernel's SBI calls.
     vm.run("dmesg | grep -i 'SBI implementation'", "ID=0x1 ");
-    vm.send("poweroff -f");
+    // halt: init halts the machine; Linux's machine_halt powers off through SBI SRST.
+    vm.send("halt");
+    vm.expect("Requesting system halt");
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// The committed disk config: no initramfs, the kernel mounts the ext2 root
+/// (copy-on-write: the committed image is never written) and runs busybox init
+/// from /sbin/init; vm-configs/home is the 9p share on /home. Leaving the
+/// shell powers the machine off.
+#[test]
+fn disk_root_config() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-configs/linux-rv64-disk.json");
+    let mut vm = Vm::start(&config, &[]);
+    vm.expect("Run /sbin/init as init process");
+    vm.expect("9p share 'home' mounted on /home");
+    vm.expect(PROMPT);
+    vm.run("mount | grep ' / '", "/dev/root on / type ext4");
+    vm.run("echo $HOME; ls /home", "README.txt");
+    // The vflogin commands and their shell functions are installed.
+    vm.run("type vflogin; command -v vfsync", "/usr/bin/vfsync");
+    vm.send("exit");
+    vm.expect("Requesting system poweroff");
     let status = vm.wait_exit();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
@@ -261,7 +286,9 @@ fn rv32_boot() {
     vm.run("echo $((6*7))", "\r\n42\r\n");
     vm.run("grep -m1 isa /proc/cpuinfo", "rv32imafdc");
     vm.run("echo rv32 > /tmp/f && cat /tmp/f", "\r\nrv32\r\n");
-    vm.send("poweroff -f");
+    // reboot: the board reports the guest's reset request, and vfvm ends with status 0.
+    vm.send("reboot");
+    vm.expect("Requesting system reboot");
     let status = vm.wait_exit();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
