@@ -38,6 +38,13 @@ use crate::sbi::{self, ResetKind, SbiCall, SbiEnv, SbiReturn};
 pub const SLICE: u64 = 1 << 15;
 /// Host input the machine buffers before the guest reads it; more is refused.
 pub const INPUT_BUFFER: usize = 1 << 20;
+/// In deterministic time an idle hart's clock jumps straight to its next
+/// timer deadline (a boot's delays, `sleep 1` in a script cost no host time)
+/// for up to this many `mtime` ticks (5 s of guest time) in a row without host
+/// input or console output. Beyond that [`Machine::run`] returns
+/// [`Event::Idle`] and the runner waits in host time, so a guest idling at
+/// its prompt costs no host CPU. Either way the guest sees the same clock.
+pub const IDLE_SKIP_LIMIT: u64 = 5 * fdt::TIMEBASE_HZ as u64;
 
 /// The extensions the hart implements (the device tree's ISA string).
 pub const HART_EXTENSIONS: &[&str] = &[
@@ -340,6 +347,9 @@ pub struct Machine {
     exit: Option<Exit>,
     /// The timer deadline of the current idle period.
     idle_deadline: Option<u64>,
+    /// Ticks skipped over since the last host input or console output
+    /// (deterministic time, [`IDLE_SKIP_LIMIT`]).
+    idle_skipped: u64,
     boot: BootInfo,
 }
 
@@ -449,6 +459,9 @@ impl Machine {
             cpu.set_csr(MEDELEG, BUILTIN_MEDELEG);
             cpu.set_csr(MIDELEG, BUILTIN_MIDELEG);
             cpu.set_csr(MCOUNTEREN, 0b111); // cycle, time, instret
+                                            // User mode reads them too (the vDSO's clock_gettime reads `time`):
+                                            // Linux never writes scounteren, firmware does (OpenSBI sets 0b111).
+            cpu.set_csr(SCOUNTEREN, 0b111);
             cpu.set_csr(MENVCFG, MENVCFG_STCE); // Sstc: the kernel owns stimecmp
             if xlen == Xlen::Rv32 {
                 cpu.set_csr(MENVCFGH, MENVCFG_STCE >> 32);
@@ -471,6 +484,7 @@ impl Machine {
             input: VecDeque::new(),
             exit: None,
             idle_deadline: None,
+            idle_skipped: 0,
             boot: BootInfo {
                 layout,
                 dtb,
@@ -504,6 +518,7 @@ impl Machine {
     pub fn push_input(&mut self, data: &[u8]) -> usize {
         let n = data.len().min(INPUT_BUFFER - self.input.len());
         self.input.extend(&data[..n]);
+        self.idle_skipped = 0;
         self.service(1);
         n
     }
@@ -518,10 +533,14 @@ impl Machine {
 
     /// Takes the console output produced so far (virtio console and SBI console).
     pub fn take_output(&mut self) -> Vec<u8> {
-        match self.cpu.bus().dev.as_mut() {
+        let out = match self.cpu.bus().dev.as_mut() {
             Some(d) => std::mem::take(d.console.device_mut().backend_mut()),
             None => Vec::new(),
+        };
+        if !out.is_empty() {
+            self.idle_skipped = 0;
         }
+        out
     }
 
     /// After [`Event::Idle`]: the timeout passed without host input. In
@@ -542,7 +561,7 @@ impl Machine {
             if let Some(e) = &self.exit {
                 return Event::Exit(e.clone());
             }
-            let now = self.sync_time();
+            self.sync_time();
             let insns = self.cpu.insns();
             if insns >= end {
                 return Event::Yield;
@@ -571,16 +590,25 @@ impl Machine {
                         continue;
                     }
                     let deadline = self.next_deadline();
-                    match deadline {
-                        Some(d) if d <= now2 => continue,
-                        _ => {}
+                    if let Some(d) = deadline {
+                        if d <= now2 {
+                            continue;
+                        }
+                        let gap = d - now2;
+                        if self.clock.is_deterministic()
+                            && self.exit.is_none()
+                            && self.idle_skipped.saturating_add(gap) <= IDLE_SKIP_LIMIT
+                        {
+                            self.idle_skipped += gap;
+                            self.clock.skip_to(self.cpu.insns(), d);
+                            continue;
+                        }
                     }
                     self.check_mode();
                     if let Some(e) = &self.exit {
                         return Event::Exit(e.clone());
                     }
                     self.idle_deadline = deadline;
-                    let _ = now;
                     return Event::Idle {
                         timeout: deadline.map(|d| Clock::ticks_to_duration(d - now2)),
                     };
@@ -776,5 +804,92 @@ impl SbiEnv for Env<'_> {
     }
     fn reset(&mut self, kind: ResetKind) {
         self.reset = Some(kind);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    /// An S-mode program (rv64, `.option norvc`): sets `stimecmp` to the
+    /// doubleword at +64, enables STIE, waits in WFI, then shuts down
+    /// through SBI SRST.
+    const IDLE_PROGRAM: &[u8] = &[
+        0x97, 0x03, 0x00, 0x00, 0x83, 0xb2, 0x03, 0x04, 0x73, 0x90, 0xd2, 0x14, 0x13, 0x03, 0x00,
+        0x02, 0x73, 0x20, 0x43, 0x10, 0x73, 0x00, 0x50, 0x10, 0xf3, 0x25, 0x10, 0xc0, 0xb7, 0x58,
+        0x52, 0x53, 0x9b, 0x88, 0x48, 0x35, 0x13, 0x08, 0x00, 0x00, 0x13, 0x05, 0x00, 0x00, 0x93,
+        0x05, 0x00, 0x00, 0x73, 0x00, 0x00, 0x00, 0x6f, 0x00, 0x00, 0x00,
+    ];
+
+    struct Zeros;
+    impl vf_devices::virtio::rng::EntropySource for Zeros {
+        fn fill(&mut self, b: &mut [u8]) -> Result<(), vf_devices::virtio::rng::EntropyError> {
+            b.fill(0);
+            Ok(())
+        }
+    }
+
+    fn idle_machine(deadline: u64, time: TimeMode) -> Machine {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), b"x").unwrap();
+        let cfg = parse(
+            r#"{version: 1, machine: "riscv64", memory_size: 16, kernel: "k"}"#,
+            dir.path(),
+        )
+        .unwrap()
+        .config;
+        let mut kernel = IDLE_PROGRAM.to_vec();
+        kernel.resize(64, 0);
+        kernel.extend_from_slice(&deadline.to_le_bytes());
+        let images = BootImages {
+            kernel: Some(kernel),
+            ..BootImages::default()
+        };
+        let rng = VirtioMmio::new(vf_devices::virtio::rng::Rng::new(Zeros));
+        Machine::new(&cfg, &images, vec![Box::new(rng)], time).unwrap()
+    }
+
+    #[test]
+    fn deterministic_idle_skips_to_a_near_deadline() {
+        let deadline = IDLE_SKIP_LIMIT / 2;
+        let mut m = idle_machine(deadline, TimeMode::Deterministic);
+        // No Event::Idle: the clock jumps to the deadline and the program ends.
+        assert_eq!(m.run(1 << 20), Event::Exit(Exit::Poweroff(0)));
+        assert!(m.mtime() >= deadline, "mtime {}", m.mtime());
+        assert!(m.insns() < 100, "{} instructions", m.insns());
+    }
+
+    #[test]
+    fn deterministic_idle_waits_for_a_far_deadline() {
+        let deadline = IDLE_SKIP_LIMIT + 1_000_000;
+        let mut m = idle_machine(deadline, TimeMode::Deterministic);
+        let Event::Idle { timeout: Some(t) } = m.run(1 << 20) else {
+            panic!("expected an idle hart with a timeout");
+        };
+        assert!(t >= Clock::ticks_to_duration(IDLE_SKIP_LIMIT), "{t:?}");
+        // The runner waited: time jumps to the deadline and the program ends.
+        m.idle_elapsed();
+        assert!(m.mtime() >= deadline);
+        assert_eq!(m.run(1 << 20), Event::Exit(Exit::Poweroff(0)));
+    }
+
+    #[test]
+    fn host_time_idle_always_returns_to_the_runner() {
+        struct Frozen;
+        impl crate::clock::HostClock for Frozen {
+            fn now_ns(&self) -> u64 {
+                0
+            }
+        }
+        let mut m = idle_machine(100, TimeMode::Host(Box::new(Frozen)));
+        assert!(matches!(m.run(1 << 20), Event::Idle { timeout: Some(_) }));
+    }
+
+    #[test]
+    fn user_mode_may_read_the_counters_with_builtin_sbi() {
+        let mut m = idle_machine(u64::MAX, TimeMode::Deterministic);
+        assert_eq!(m.cpu.csr(SCOUNTEREN), Some(0b111));
+        assert_eq!(m.cpu.csr(MCOUNTEREN), Some(0b111));
     }
 }
