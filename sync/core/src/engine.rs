@@ -137,6 +137,167 @@ struct HeadRecord {
     entries: u64,
 }
 
+/// Opens and checks a head (section 6): authenticated under its version, format 1, and the
+/// revision it names is the version it is stored under.
+fn open_head_record(keys: &RepoKeys, h: &StoredHead) -> Result<HeadRecord> {
+    let pt = keys.open_head(h.version, &h.data)?;
+    let rec: HeadRecord = serde_json::from_slice(&pt).map_err(|e| Error::Format {
+        what: "head",
+        detail: e.to_string(),
+    })?;
+    if rec.format != 1 {
+        return Err(Error::FormatVersion(rec.format));
+    }
+    if rec.revision != h.version {
+        return Err(Error::Format {
+            what: "head",
+            detail: format!("revision {} stored as version {}", rec.revision, h.version),
+        });
+    }
+    Ok(rec)
+}
+
+/// Downloads and authenticates blobs of one repository, counting stored bytes.
+struct Reader<'a, R> {
+    remote: &'a R,
+    keys: &'a RepoKeys,
+    concurrency: usize,
+    bytes_down: &'a Cell<u64>,
+}
+
+impl<R: Remote> Reader<'_, R> {
+    async fn blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
+        let stored = self.remote.get_blob(id).await?;
+        self.bytes_down
+            .set(self.bytes_down.get() + stored.len() as u64);
+        self.keys.open_blob(kind, id, &stored)
+    }
+
+    /// The manifest a head names, checked against the head's `manifest_size` (section 5.2).
+    async fn manifest(&self, rec: &HeadRecord) -> Result<Manifest> {
+        let pieces: Vec<Vec<u8>> = stream::iter(rec.manifest.iter())
+            .map(|id| self.blob(BlobKind::Manifest, id))
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
+        let bytes = pieces.concat();
+        if bytes.len() as u64 != rec.manifest_size {
+            return Err(Error::Format {
+                what: "head",
+                detail: format!(
+                    "manifest of {} bytes, head says {}",
+                    bytes.len(),
+                    rec.manifest_size
+                ),
+            });
+        }
+        Manifest::decode(&bytes)
+    }
+
+    /// A file's content from its blobs, checked against the manifest's size.
+    async fn content(&self, path: &str, size: u64, blobs: &[BlobId]) -> Result<Vec<u8>> {
+        let pieces: Vec<Vec<u8>> = stream::iter(blobs.iter())
+            .map(|id| self.blob(BlobKind::Content, id))
+            .buffered(self.concurrency.min(4))
+            .try_collect()
+            .await?;
+        let data = pieces.concat();
+        if data.len() as u64 != size {
+            return Err(Error::Format {
+                what: "manifest",
+                detail: format!(
+                    "{path}: blobs hold {} bytes, the manifest says {size}",
+                    data.len()
+                ),
+            });
+        }
+        Ok(data)
+    }
+}
+
+/// The repository's current head version and its manifest, both authenticated (sections 5
+/// and 6): `(0, empty manifest)` when no head has been written yet. Tampering, a head of
+/// another version or repository, and a manifest that does not match its head are errors.
+///
+/// Rollback detection needs the highest version seen before: a caller that keeps one MUST
+/// refuse a returned version lower than it ([`Error::Rollback`]); `sync` does this itself.
+pub async fn head_manifest<R: Remote>(remote: &R, keys: &RepoKeys) -> Result<(u64, Manifest)> {
+    let Some(h) = remote.get_head().await? else {
+        return Ok((0, Manifest::default()));
+    };
+    let rec = open_head_record(keys, &h)?;
+    let down = Cell::new(0);
+    let reader = Reader {
+        remote,
+        keys,
+        concurrency: 8,
+        bytes_down: &down,
+    };
+    Ok((h.version, reader.manifest(&rec).await?))
+}
+
+/// The manifest of revision `version` (the head or a kept older one), authenticated;
+/// [`Error::RevisionNotFound`] if the server no longer has it.
+pub async fn revision_manifest<R: Remote>(
+    remote: &R,
+    keys: &RepoKeys,
+    version: u64,
+) -> Result<Manifest> {
+    let h = remote
+        .get_revision(version)
+        .await?
+        .ok_or(Error::RevisionNotFound(version))?;
+    let rec = open_head_record(keys, &h)?;
+    let down = Cell::new(0);
+    let reader = Reader {
+        remote,
+        keys,
+        concurrency: 8,
+        bytes_down: &down,
+    };
+    reader.manifest(&rec).await
+}
+
+/// The content of the file `path` of a manifest, every blob authenticated and the total checked
+/// against the manifest's size. [`Error::Format`] if `path` is not a file of `manifest`.
+pub async fn file_content<R: Remote>(
+    remote: &R,
+    keys: &RepoKeys,
+    manifest: &Manifest,
+    path: &str,
+) -> Result<Vec<u8>> {
+    let Some(Entry {
+        kind: EntryKind::File { size, blobs },
+        ..
+    }) = manifest.entries.get(path)
+    else {
+        return Err(Error::Format {
+            what: "manifest",
+            detail: format!("{path}: not a file of this revision"),
+        });
+    };
+    blobs_content(remote, keys, path, *size, blobs).await
+}
+
+/// The content of a file given its size and blob ids (as in a manifest [`EntryKind::File`]),
+/// every blob authenticated and the total checked against `size`; `path` names it in errors.
+pub async fn blobs_content<R: Remote>(
+    remote: &R,
+    keys: &RepoKeys,
+    path: &str,
+    size: u64,
+    blobs: &[BlobId],
+) -> Result<Vec<u8>> {
+    let down = Cell::new(0);
+    let reader = Reader {
+        remote,
+        keys,
+        concurrency: 4,
+        bytes_down: &down,
+    };
+    reader.content(path, size, blobs).await
+}
+
 struct Ctx<'a, R, T> {
     remote: &'a R,
     keys: &'a RepoKeys,
@@ -290,48 +451,20 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
     }
 
     fn open_head(&self, h: &StoredHead) -> Result<HeadRecord> {
-        let pt = self.keys.open_head(h.version, &h.data)?;
-        let rec: HeadRecord = serde_json::from_slice(&pt).map_err(|e| Error::Format {
-            what: "head",
-            detail: e.to_string(),
-        })?;
-        if rec.format != 1 {
-            return Err(Error::FormatVersion(rec.format));
-        }
-        if rec.revision != h.version {
-            return Err(Error::Format {
-                what: "head",
-                detail: format!("revision {} stored as version {}", rec.revision, h.version),
-            });
-        }
-        Ok(rec)
+        open_head_record(self.keys, h)
     }
 
-    async fn fetch_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
-        let stored = self.remote.get_blob(id).await?;
-        self.bytes_down
-            .set(self.bytes_down.get() + stored.len() as u64);
-        self.keys.open_blob(kind, id, &stored)
+    fn reader(&self) -> Reader<'_, R> {
+        Reader {
+            remote: self.remote,
+            keys: self.keys,
+            concurrency: self.conc(),
+            bytes_down: &self.bytes_down,
+        }
     }
 
     async fn load_manifest(&self, rec: &HeadRecord) -> Result<Manifest> {
-        let pieces: Vec<Vec<u8>> = stream::iter(rec.manifest.iter())
-            .map(|id| self.fetch_blob(BlobKind::Manifest, id))
-            .buffered(self.conc())
-            .try_collect()
-            .await?;
-        let bytes = pieces.concat();
-        if bytes.len() as u64 != rec.manifest_size {
-            return Err(Error::Format {
-                what: "head",
-                detail: format!(
-                    "manifest of {} bytes, head says {}",
-                    bytes.len(),
-                    rec.manifest_size
-                ),
-            });
-        }
-        Manifest::decode(&bytes)
+        self.reader().manifest(rec).await
     }
 
     /// The server's head version and manifest, checked against rollback (section 7.3).
@@ -408,22 +541,7 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
         let EntryKind::File { size, blobs } = &entry.kind else {
             unreachable!("only files are downloaded")
         };
-        let pieces: Vec<Vec<u8>> = stream::iter(blobs.iter())
-            .map(|id| self.fetch_blob(BlobKind::Content, id))
-            .buffered(4)
-            .try_collect()
-            .await?;
-        let data = pieces.concat();
-        if data.len() as u64 != *size {
-            return Err(Error::Format {
-                what: "manifest",
-                detail: format!(
-                    "{path}: blobs hold {} bytes, the manifest says {size}",
-                    data.len()
-                ),
-            });
-        }
-        Ok(data)
+        self.reader().content(path, *size, blobs).await
     }
 
     /// Update: apply the server's changes to the disk (section 7.3). Returns the scan of the
@@ -964,12 +1082,7 @@ pub async fn log<R: Remote>(remote: &R, keys: &RepoKeys, open: usize) -> Result<
         let mut entries = None;
         if i < open {
             if let Some(h) = remote.get_revision(info.version).await? {
-                let pt = keys.open_head(h.version, &h.data)?;
-                let rec: HeadRecord = serde_json::from_slice(&pt).map_err(|e| Error::Format {
-                    what: "head",
-                    detail: e.to_string(),
-                })?;
-                entries = Some(rec.entries);
+                entries = Some(open_head_record(keys, &h)?.entries);
             }
         }
         out.push(LogEntry {

@@ -546,3 +546,78 @@ fn a_crash_at_any_step_loses_nothing() {
         n += 1;
     }
 }
+
+#[test]
+fn head_manifest_and_file_content_read_the_repository_without_a_checkout() {
+    use vfsync_core::engine::{blobs_content, file_content, head_manifest, revision_manifest};
+    use vfsync_core::EntryKind;
+    let (remote, k) = (MemRemote::new(), keys());
+    // No head yet: version 0, nothing in it.
+    let (v, m) = block_on(head_manifest(&remote, &k)).unwrap();
+    assert_eq!((v, m.entries.len()), (0, 0));
+    let a = MemTree::new();
+    a.write("d/f.txt", b"first");
+    run(&remote, &k, &a);
+    a.write("d/f.txt", b"second version");
+    a.write("g", b"");
+    run(&remote, &k, &a);
+    let (v, m) = block_on(head_manifest(&remote, &k)).unwrap();
+    assert_eq!(v, 2);
+    assert_eq!(
+        m.entries.keys().cloned().collect::<Vec<_>>(),
+        ["d", "d/f.txt", "g"]
+    );
+    assert_eq!(
+        block_on(file_content(&remote, &k, &m, "d/f.txt")).unwrap(),
+        b"second version"
+    );
+    assert_eq!(block_on(file_content(&remote, &k, &m, "g")).unwrap(), b"");
+    // A directory or an unknown path is not a file.
+    assert!(matches!(
+        block_on(file_content(&remote, &k, &m, "d")),
+        Err(Error::Format { .. })
+    ));
+    assert!(block_on(file_content(&remote, &k, &m, "nope")).is_err());
+    // The older revision still reads as it was.
+    let old = block_on(revision_manifest(&remote, &k, 1)).unwrap();
+    assert_eq!(
+        block_on(file_content(&remote, &k, &old, "d/f.txt")).unwrap(),
+        b"first"
+    );
+    assert!(matches!(
+        block_on(revision_manifest(&remote, &k, 9)),
+        Err(Error::RevisionNotFound(9))
+    ));
+    // A size that does not match the blobs is refused.
+    let EntryKind::File { size, blobs } = &m.entries["d/f.txt"].kind else {
+        panic!("not a file")
+    };
+    assert!(matches!(
+        block_on(blobs_content(&remote, &k, "x", size + 1, blobs)),
+        Err(Error::Format { .. })
+    ));
+    // Tampering is detected here too: a modified head, and a head of another repository.
+    let head = remote.head().unwrap();
+    let mut bad = head.data.clone();
+    bad[15] ^= 1;
+    remote.serve_head(Some(vfsync_core::StoredHead {
+        version: head.version,
+        data: bad,
+    }));
+    assert!(matches!(
+        block_on(head_manifest(&remote, &k)),
+        Err(Error::HeadAuth(2))
+    ));
+    remote.serve_head(None);
+    let other = MasterKey::generate().unwrap().repo_keys("alice", "home");
+    assert!(block_on(head_manifest(&remote, &other)).is_err());
+    // A flipped content byte fails authentication.
+    let id = blobs[0];
+    let mut data = remote.blob(&id).unwrap();
+    data[30] ^= 4;
+    remote.set_blob(&id, data);
+    assert!(matches!(
+        block_on(file_content(&remote, &k, &m, "d/f.txt")),
+        Err(Error::BlobAuth(x)) if x == id
+    ));
+}
