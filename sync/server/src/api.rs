@@ -54,7 +54,7 @@ pub const MAX_ITERATIONS: u64 = 100_000_000;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub allow_register: bool,
-    /// Per-user blob quota in bytes.
+    /// Per-user quota in bytes (blobs, heads and kept revisions).
     pub quota: Option<u64>,
     /// Revisions are served for this long after being replaced.
     pub keep_revisions_secs: u64,
@@ -619,10 +619,15 @@ async fn put_head(
             req.expected_version,
             data.into(),
             st.clock.now(),
+            st.cfg.quota,
         )
         .await?
     {
         Cas::Updated(v) => ok_json(StatusCode::OK, json!({ "version": v })),
+        Cas::QuotaExceeded => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota exceeded",
+        )),
         Cas::Stale(v) => {
             let mut e = ApiError::new(StatusCode::PRECONDITION_FAILED, "stale head");
             e.version = Some(v);

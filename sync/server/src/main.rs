@@ -27,7 +27,7 @@ struct Cli {
     /// Serve this directory (the web page) outside /api/v1.
     #[arg(long, value_name = "DIR")]
     web: Option<PathBuf>,
-    /// Per-user quota of stored blob bytes, in MiB.
+    /// Per-user quota of stored bytes (blobs, heads, kept revisions), in MiB.
     #[arg(long, value_name = "N")]
     quota_mib: Option<u64>,
     /// Keep replaced heads (revisions) this many days.

@@ -377,9 +377,46 @@ async fn quota() {
         200,
         "an existing blob needs no room"
     );
-    assert_eq!(s.put_bytes(&path(2), &t, vec![1; 400]).await.0, 201);
+    assert_eq!(s.put_bytes(&path(2), &t, vec![1; 300]).await.0, 201);
+    let (_, v) = s.get("/users/alice/usage", Some(&t)).await;
+    assert_eq!(v, json!({"used": 900, "quota": 1000}));
+
+    // Heads and kept revisions count too (a replaced head stays stored as a revision).
+    let head = |exp: u64, n: usize| json!({"expected_version": exp, "data": b64(&vec![7; n])});
+    let hp = "/users/alice/repos/home/head";
+    assert_eq!(s.put(hp, Some(&t), head(0, 40)).await.0, 200);
+    assert_eq!(s.put(hp, Some(&t), head(1, 40)).await.0, 200);
+    let (_, v) = s.get("/users/alice/usage", Some(&t)).await;
+    assert_eq!(v, json!({"used": 980, "quota": 1000}));
+    let (st, v) = s.put(hp, Some(&t), head(2, 40)).await;
+    assert_eq!((st, v), (507, json!({"error": "quota exceeded"})));
+    let (st, v) = s.put(hp, Some(&t), head(1, 40)).await;
+    assert_eq!(st, 412, "a stale writer hears about the version first");
+    assert_eq!(v["version"], 2);
+    let (st, v) = s.get(hp, Some(&t)).await;
+    assert_eq!(
+        (st, v["version"].as_u64()),
+        (200, Some(2)),
+        "nothing changed"
+    );
+    let (st, v) = s.put(hp, Some(&t), head(2, 20)).await;
+    assert_eq!(
+        (st, v),
+        (200, json!({"version": 3})),
+        "exactly at the quota"
+    );
     let (_, v) = s.get("/users/alice/usage", Some(&t)).await;
     assert_eq!(v, json!({"used": 1000, "quota": 1000}));
+    // Expired revisions give their bytes back.
+    let pruned = s
+        .state
+        .store
+        .prune_revisions(s.clock.now_secs() + 1)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    let (_, v) = s.get("/users/alice/usage", Some(&t)).await;
+    assert_eq!(v, json!({"used": 920, "quota": 1000}));
 
     let s2 = TestServer::start(|_| {}).await;
     let t2 = s2.user_with_repo("bob", 2).await;

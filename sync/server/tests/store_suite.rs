@@ -243,7 +243,7 @@ async fn heads(s: Arc<dyn Store>) {
     let cas = |exp: u64, data: &'static [u8], now: u64| {
         let (s, u, r) = (s.clone(), u.clone(), r.clone());
         async move {
-            s.cas_head(&u, &r, exp, Bytes::from_static(data), now)
+            s.cas_head(&u, &r, exp, Bytes::from_static(data), now, None)
                 .await
                 .unwrap()
         }
@@ -289,10 +289,37 @@ async fn heads(s: Arc<dyn Store>) {
         "expired"
     );
     assert!(s.get_revision(&u, &r, 2, T + 11).await.unwrap().is_some());
+    // Heads and revisions count against the usage: v1 (2 bytes), v2 (2) and the head v3 (3).
+    assert_eq!(s.usage(&u).await.unwrap(), 7);
     assert!(s.prune_revisions(T + 11).await.unwrap() >= 1);
     assert_eq!(s.get_revision(&u, &r, 1, 0).await.unwrap(), None, "deleted");
     assert_eq!(s.list_revisions(&u, &r, 0).await.unwrap().len(), 2);
     assert_eq!(s.get_head(&u, &r).await.unwrap().unwrap().version, 3);
+    assert_eq!(
+        s.usage(&u).await.unwrap(),
+        5,
+        "the pruned revision's bytes are given back"
+    );
+    assert_eq!(s.prune_revisions(T + 11).await.unwrap(), 0);
+    assert_eq!(s.usage(&u).await.unwrap(), 5, "given back once");
+
+    // Quota: a head that would pass it is refused and changes nothing; a stale writer hears
+    // "stale" first.
+    let cas_q = |exp: u64, data: &'static [u8], quota: u64| {
+        let (s, u, r) = (s.clone(), u.clone(), r.clone());
+        async move {
+            s.cas_head(&u, &r, exp, Bytes::from_static(data), T + 30, Some(quota))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(cas_q(3, b"four", 8).await, Cas::QuotaExceeded);
+    assert_eq!(cas_q(2, b"four", 8).await, Cas::Stale(3));
+    assert_eq!(s.get_head(&u, &r).await.unwrap().unwrap().version, 3);
+    assert_eq!(s.usage(&u).await.unwrap(), 5);
+    assert_eq!(s.list_revisions(&u, &r, 0).await.unwrap().len(), 2);
+    assert_eq!(cas_q(3, b"four", 9).await, Cas::Updated(4));
+    assert_eq!(s.usage(&u).await.unwrap(), 9);
 }
 
 /// 16 writers per round with the same expected version: exactly one wins each round.
@@ -303,7 +330,7 @@ async fn cas_rounds(s: Arc<dyn Store>) {
         for w in 0..16u8 {
             let (s, u, r) = (s.clone(), u.clone(), r.clone());
             tasks.push(tokio::spawn(async move {
-                s.cas_head(&u, &r, round, Bytes::from(vec![w; 4]), T)
+                s.cas_head(&u, &r, round, Bytes::from(vec![w; 4]), T, None)
                     .await
                     .unwrap()
             }));
@@ -316,6 +343,7 @@ async fn cas_rounds(s: Arc<dyn Store>) {
                     winners += 1;
                 }
                 Cas::Stale(v) => assert!(v >= round, "stale answer {v} in round {round}"),
+                Cas::QuotaExceeded => panic!("no quota was set"),
             }
         }
         assert_eq!(winners, 1, "round {round}");
@@ -324,6 +352,8 @@ async fn cas_rounds(s: Arc<dyn Store>) {
             round + 1
         );
     }
+    // Each winner's 4 bytes are charged once; the losers' charges were given back.
+    assert_eq!(s.usage(&u).await.unwrap(), 16);
 }
 
 /// 16 writers each append their name to a shared list, retrying on a stale head: nothing lost.
@@ -339,9 +369,14 @@ async fn cas_no_lost_updates(s: Arc<dyn Store>) {
                     None => (0, Vec::new()),
                 };
                 data.push(w);
-                match s.cas_head(&u, &r, version, data.into(), T).await.unwrap() {
+                match s
+                    .cas_head(&u, &r, version, data.into(), T, None)
+                    .await
+                    .unwrap()
+                {
                     Cas::Updated(_) => return,
                     Cas::Stale(_) => tokio::task::yield_now().await,
+                    Cas::QuotaExceeded => panic!("no quota was set"),
                 }
             }
             panic!("writer {w} never got through");
@@ -361,6 +396,8 @@ async fn cas_no_lost_updates(s: Arc<dyn Store>) {
         revs.iter().map(|i| i.version).collect::<Vec<_>>(),
         (1..=16).rev().collect::<Vec<_>>()
     );
+    // The head and every revision count against the usage, exactly once (1 + 2 + ... + 16).
+    assert_eq!(s.usage(&u).await.unwrap(), 136);
     for v in 1..16 {
         let rev = s.get_revision(&u, &r, v, 0).await.unwrap().unwrap();
         assert_eq!(&rev.data[..], &head.data[..v as usize]);

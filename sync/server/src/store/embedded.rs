@@ -18,11 +18,8 @@ use bytes::Bytes;
 use rand::RngCore;
 use redb::ReadableTable;
 
-use super::meta::{Meta, HEADS, REVISIONS};
-use super::{
-    dedup_ids, BlobPut, Cas, PasswordChange, RepoCreate, Result, Revision, RevisionInfo, Session,
-    Store, TokenHash, UserRecord,
-};
+use super::meta::{charge, refund, Meta, HEADS, REVISIONS};
+use super::{dedup_ids, with_meta, BlobPut, Cas, Result, Revision, RevisionInfo, Store};
 use crate::error::{db, StoreError};
 use crate::names::{BlobId, RepoName, UserName};
 
@@ -44,15 +41,6 @@ impl EmbeddedStore {
             meta: Arc::new(meta),
             dir: Arc::new(dir.to_owned()),
         })
-    }
-
-    async fn with_meta<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Meta) -> Result<T> + Send + 'static,
-    {
-        let meta = self.meta.clone();
-        tokio::task::spawn_blocking(move || f(&meta)).await?
     }
 }
 
@@ -126,68 +114,8 @@ fn write_create_only(tmp_dir: &Path, dest: &Path, data: &[u8]) -> Result<bool> {
 
 #[async_trait]
 impl Store for EmbeddedStore {
-    async fn create_user(&self, user: &UserName, rec: &UserRecord) -> Result<bool> {
-        let (user, rec) = (user.clone(), rec.clone());
-        self.with_meta(move |m| m.create_user(&user, &rec)).await
-    }
-
-    async fn get_user(&self, user: &UserName) -> Result<Option<UserRecord>> {
-        let user = user.clone();
-        self.with_meta(move |m| m.get_user(&user)).await
-    }
-
-    async fn change_password(
-        &self,
-        user: &UserName,
-        rec: &UserRecord,
-        repos: &[(RepoName, Vec<u8>)],
-        keep: &TokenHash,
-    ) -> Result<PasswordChange> {
-        let (user, rec, repos, keep) = (user.clone(), rec.clone(), repos.to_vec(), *keep);
-        self.with_meta(move |m| m.change_password(&user, &rec, &repos, &keep))
-            .await
-    }
-
-    async fn create_session(&self, token: &TokenHash, session: &Session) -> Result<()> {
-        let (token, session) = (*token, session.clone());
-        self.with_meta(move |m| m.create_session(&token, &session))
-            .await
-    }
-
-    async fn get_session(&self, token: &TokenHash) -> Result<Option<Session>> {
-        let token = *token;
-        self.with_meta(move |m| m.get_session(&token)).await
-    }
-
-    async fn prune_sessions(&self, now: u64) -> Result<u64> {
-        self.with_meta(move |m| m.prune_sessions(now)).await
-    }
-
-    async fn create_repo(
-        &self,
-        user: &UserName,
-        repo: &RepoName,
-        wrapped_key: &[u8],
-        max_repos: usize,
-    ) -> Result<RepoCreate> {
-        let (user, repo, key) = (user.clone(), repo.clone(), wrapped_key.to_vec());
-        self.with_meta(move |m| m.create_repo(&user, &repo, &key, max_repos))
-            .await
-    }
-
-    async fn get_repo(&self, user: &UserName, repo: &RepoName) -> Result<Option<Vec<u8>>> {
-        let (user, repo) = (user.clone(), repo.clone());
-        self.with_meta(move |m| m.get_repo(&user, &repo)).await
-    }
-
-    async fn list_repos(&self, user: &UserName) -> Result<Vec<String>> {
-        let user = user.clone();
-        self.with_meta(move |m| m.list_repos(&user)).await
-    }
-
-    async fn usage(&self, user: &UserName) -> Result<u64> {
-        let user = user.clone();
-        self.with_meta(move |m| m.usage(&user)).await
+    fn meta(&self) -> &Arc<Meta> {
+        &self.meta
     }
 
     async fn put_blob(
@@ -265,7 +193,7 @@ impl Store for EmbeddedStore {
 
     async fn get_head(&self, user: &UserName, repo: &RepoName) -> Result<Option<Revision>> {
         let (user, repo) = (user.clone(), repo.clone());
-        self.with_meta(move |m| {
+        with_meta(&self.meta, move |m| {
             let tx = m.db.begin_read().map_err(db)?;
             let t = tx.open_table(HEADS).map_err(db)?;
             Ok(t.get((user.as_str(), repo.as_str())).map_err(db)?.map(|v| {
@@ -287,9 +215,10 @@ impl Store for EmbeddedStore {
         expected: u64,
         data: Bytes,
         now: u64,
+        quota: Option<u64>,
     ) -> Result<Cas> {
         let (user, repo) = (user.clone(), repo.clone());
-        self.with_meta(move |m| {
+        with_meta(&self.meta, move |m| {
             let key = (user.as_str(), repo.as_str());
             let tx = m.db.begin_write().map_err(db)?;
             let new_version;
@@ -307,6 +236,10 @@ impl Store for EmbeddedStore {
                     key: format!("{user}/{repo}/head"),
                     reason: "version overflow".into(),
                 })?;
+                if !charge(&tx, key.0, data.len() as u64, quota)? {
+                    // Dropping the transaction without commit aborts it.
+                    return Ok(Cas::QuotaExceeded);
+                }
                 if let Some((ver, time, old)) = current {
                     let mut revs = tx.open_table(REVISIONS).map_err(db)?;
                     revs.insert((key.0, key.1, ver), (time, now, old.as_slice()))
@@ -329,7 +262,7 @@ impl Store for EmbeddedStore {
         replaced_since: u64,
     ) -> Result<Vec<RevisionInfo>> {
         let (user, repo) = (user.clone(), repo.clone());
-        self.with_meta(move |m| {
+        with_meta(&self.meta, move |m| {
             let (u, r) = (user.as_str(), repo.as_str());
             let tx = m.db.begin_read().map_err(db)?;
             let heads = tx.open_table(HEADS).map_err(db)?;
@@ -367,7 +300,7 @@ impl Store for EmbeddedStore {
         replaced_since: u64,
     ) -> Result<Option<Revision>> {
         let (user, repo) = (user.clone(), repo.clone());
-        self.with_meta(move |m| {
+        with_meta(&self.meta, move |m| {
             let (u, r) = (user.as_str(), repo.as_str());
             let tx = m.db.begin_read().map_err(db)?;
             let heads = tx.open_table(HEADS).map_err(db)?;
@@ -395,19 +328,31 @@ impl Store for EmbeddedStore {
     }
 
     async fn prune_revisions(&self, replaced_before: u64) -> Result<u64> {
-        self.with_meta(move |m| {
-            use redb::ReadableTableMetadata;
+        with_meta(&self.meta, move |m| {
             let tx = m.db.begin_write().map_err(db)?;
-            let removed;
+            let mut expired: Vec<(String, String, u64, u64)> = Vec::new();
+            {
+                let t = tx.open_table(REVISIONS).map_err(db)?;
+                for item in t.iter().map_err(db)? {
+                    let (k, v) = item.map_err(db)?;
+                    let (user, repo, version) = k.value();
+                    let (_, replaced, data) = v.value();
+                    if replaced < replaced_before {
+                        let size = data.len() as u64;
+                        expired.push((user.to_owned(), repo.to_owned(), version, size));
+                    }
+                }
+            }
             {
                 let mut t = tx.open_table(REVISIONS).map_err(db)?;
-                let before = t.len().map_err(db)?;
-                t.retain(|_, (_, replaced, _)| replaced >= replaced_before)
-                    .map_err(db)?;
-                removed = before - t.len().map_err(db)?;
+                for (user, repo, version, size) in &expired {
+                    t.remove((user.as_str(), repo.as_str(), *version))
+                        .map_err(db)?;
+                    refund(&tx, user, *size)?;
+                }
             }
             tx.commit().map_err(db)?;
-            Ok(removed)
+            Ok(expired.len() as u64)
         })
         .await
     }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
 use super::{PasswordChange, RepoCreate, Result, Session, TokenHash, UserRecord};
 use crate::error::{db, StoreError};
@@ -17,7 +17,7 @@ const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 const SESSIONS: TableDefinition<&[u8], (&str, u64)> = TableDefinition::new("sessions");
 /// (user, repo) → wrapped key.
 const REPOS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("repos");
-/// user → bytes of blobs stored (including reservations of uploads in flight).
+/// user → bytes stored: blobs, heads and kept revisions (and reservations of uploads in flight).
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
 /// (user, repo) → (version, time written, data).
 pub(crate) const HEADS: TableDefinition<(&str, &str), (u64, u64, &[u8])> =
@@ -199,30 +199,45 @@ impl Meta {
     /// Adds `bytes` to the user's usage unless that would exceed `quota`; `false` if refused.
     pub fn reserve(&self, user: &UserName, bytes: u64, quota: Option<u64>) -> Result<bool> {
         let tx = self.db.begin_write().map_err(db)?;
-        {
-            let mut t = tx.open_table(USAGE).map_err(db)?;
-            let used = t.get(user.as_str()).map_err(db)?.map_or(0, |v| v.value());
-            let new = used.saturating_add(bytes);
-            if quota.is_some_and(|q| new > q) {
-                return Ok(false);
-            }
-            t.insert(user.as_str(), new).map_err(db)?;
+        if !charge(&tx, user.as_str(), bytes, quota)? {
+            return Ok(false);
         }
         tx.commit().map_err(db)?;
         Ok(true)
     }
 
-    /// Gives back a reservation that was not used.
+    /// Gives back a reservation that was not used, or the bytes of deleted data.
     pub fn release(&self, user: &UserName, bytes: u64) -> Result<()> {
         let tx = self.db.begin_write().map_err(db)?;
-        {
-            let mut t = tx.open_table(USAGE).map_err(db)?;
-            let used = t.get(user.as_str()).map_err(db)?.map_or(0, |v| v.value());
-            t.insert(user.as_str(), used.saturating_sub(bytes))
-                .map_err(db)?;
-        }
+        refund(&tx, user.as_str(), bytes)?;
         tx.commit().map_err(db)
     }
+}
+
+/// Inside `tx`: adds `bytes` to the usage of `user` unless that would exceed `quota`; `false`
+/// (and nothing changed) if refused.
+pub(crate) fn charge(
+    tx: &WriteTransaction,
+    user: &str,
+    bytes: u64,
+    quota: Option<u64>,
+) -> Result<bool> {
+    let mut t = tx.open_table(USAGE).map_err(db)?;
+    let used = t.get(user).map_err(db)?.map_or(0, |v| v.value());
+    let new = used.saturating_add(bytes);
+    if quota.is_some_and(|q| new > q) {
+        return Ok(false);
+    }
+    t.insert(user, new).map_err(db)?;
+    Ok(true)
+}
+
+/// Inside `tx`: takes `bytes` off the usage of `user` (not below zero).
+pub(crate) fn refund(tx: &WriteTransaction, user: &str, bytes: u64) -> Result<()> {
+    let mut t = tx.open_table(USAGE).map_err(db)?;
+    let used = t.get(user).map_err(db)?.map_or(0, |v| v.value());
+    t.insert(user, used.saturating_sub(bytes)).map_err(db)?;
+    Ok(())
 }
 
 fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {

@@ -10,12 +10,15 @@ pub mod embedded;
 pub mod meta;
 pub mod s3;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
 use crate::names::{BlobId, RepoName, UserName};
+use meta::Meta;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -69,6 +72,9 @@ pub enum Cas {
     Updated(u64),
     /// The expected version was not the current one; this is the current one (0 = none).
     Stale(u64),
+    /// The expected version was current, but the new head would make the usage exceed the
+    /// quota; nothing was changed.
+    QuotaExceeded,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,16 +101,41 @@ pub struct RevisionInfo {
     pub size: u64,
 }
 
+/// Runs a blocking [`Meta`] operation on the blocking thread pool.
+pub(crate) async fn with_meta<T, F>(meta: &Arc<Meta>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Meta) -> Result<T> + Send + 'static,
+{
+    let meta = meta.clone();
+    tokio::task::spawn_blocking(move || f(&meta)).await?
+}
+
 /// All persistent state of the server.
 ///
 /// Every method is atomic on its own; `cas_head` and `change_password` are atomic as a whole.
 /// Names and ids arrive validated. Times are Unix seconds supplied by the caller (so tests can
 /// use a fake clock).
+///
+/// Accounts, sessions, repositories and usage counters live in the embedded database ([`Meta`])
+/// for every implementation: those methods are provided here over [`Store::meta`], and an
+/// implementation writes only blobs, heads and revisions.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The account database.
+    fn meta(&self) -> &Arc<Meta>;
+
     /// Creates a user; `false` if the name is taken.
-    async fn create_user(&self, user: &UserName, rec: &UserRecord) -> Result<bool>;
-    async fn get_user(&self, user: &UserName) -> Result<Option<UserRecord>>;
+    async fn create_user(&self, user: &UserName, rec: &UserRecord) -> Result<bool> {
+        let (user, rec) = (user.clone(), rec.clone());
+        with_meta(self.meta(), move |m| m.create_user(&user, &rec)).await
+    }
+
+    async fn get_user(&self, user: &UserName) -> Result<Option<UserRecord>> {
+        let user = user.clone();
+        with_meta(self.meta(), move |m| m.get_user(&user)).await
+    }
+
     /// Replaces the kdf params and secret hash and the wrapped keys of `repos`, and revokes
     /// every session of the user except `keep`, all in one transaction.
     async fn change_password(
@@ -113,13 +144,29 @@ pub trait Store: Send + Sync + 'static {
         rec: &UserRecord,
         repos: &[(RepoName, Vec<u8>)],
         keep: &TokenHash,
-    ) -> Result<PasswordChange>;
+    ) -> Result<PasswordChange> {
+        let (user, rec, repos, keep) = (user.clone(), rec.clone(), repos.to_vec(), *keep);
+        with_meta(self.meta(), move |m| {
+            m.change_password(&user, &rec, &repos, &keep)
+        })
+        .await
+    }
 
-    async fn create_session(&self, token: &TokenHash, session: &Session) -> Result<()>;
+    async fn create_session(&self, token: &TokenHash, session: &Session) -> Result<()> {
+        let (token, session) = (*token, session.clone());
+        with_meta(self.meta(), move |m| m.create_session(&token, &session)).await
+    }
+
     /// The session, if it exists (expired or not: the caller checks `expires`).
-    async fn get_session(&self, token: &TokenHash) -> Result<Option<Session>>;
+    async fn get_session(&self, token: &TokenHash) -> Result<Option<Session>> {
+        let token = *token;
+        with_meta(self.meta(), move |m| m.get_session(&token)).await
+    }
+
     /// Deletes sessions with `expires <= now`; returns how many.
-    async fn prune_sessions(&self, now: u64) -> Result<u64>;
+    async fn prune_sessions(&self, now: u64) -> Result<u64> {
+        with_meta(self.meta(), move |m| m.prune_sessions(now)).await
+    }
 
     async fn create_repo(
         &self,
@@ -127,14 +174,32 @@ pub trait Store: Send + Sync + 'static {
         repo: &RepoName,
         wrapped_key: &[u8],
         max_repos: usize,
-    ) -> Result<RepoCreate>;
-    /// The wrapped key, if the repo exists.
-    async fn get_repo(&self, user: &UserName, repo: &RepoName) -> Result<Option<Vec<u8>>>;
-    /// Repo names, sorted.
-    async fn list_repos(&self, user: &UserName) -> Result<Vec<String>>;
+    ) -> Result<RepoCreate> {
+        let (user, repo, key) = (user.clone(), repo.clone(), wrapped_key.to_vec());
+        with_meta(self.meta(), move |m| {
+            m.create_repo(&user, &repo, &key, max_repos)
+        })
+        .await
+    }
 
-    /// Bytes of blobs stored for the user.
-    async fn usage(&self, user: &UserName) -> Result<u64>;
+    /// The wrapped key, if the repo exists.
+    async fn get_repo(&self, user: &UserName, repo: &RepoName) -> Result<Option<Vec<u8>>> {
+        let (user, repo) = (user.clone(), repo.clone());
+        with_meta(self.meta(), move |m| m.get_repo(&user, &repo)).await
+    }
+
+    /// Repo names, sorted.
+    async fn list_repos(&self, user: &UserName) -> Result<Vec<String>> {
+        let user = user.clone();
+        with_meta(self.meta(), move |m| m.list_repos(&user)).await
+    }
+
+    /// Bytes stored for the user: blobs, heads and kept revisions.
+    async fn usage(&self, user: &UserName) -> Result<u64> {
+        let user = user.clone();
+        with_meta(self.meta(), move |m| m.usage(&user)).await
+    }
+
     /// Stores a blob unless one with this id exists (create-only). With a quota, refuses a new
     /// blob that would make the usage exceed it.
     async fn put_blob(
@@ -161,7 +226,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_head(&self, user: &UserName, repo: &RepoName) -> Result<Option<Revision>>;
     /// Atomic compare-and-swap of the head; the replaced head becomes a revision replaced at
-    /// `now`.
+    /// `now`. The new head's bytes are charged to the user's usage (the replaced one stays
+    /// charged as a revision until it is pruned); with a quota, a head that would make the
+    /// usage exceed it is refused ([`Cas::QuotaExceeded`], checked after the version).
     async fn cas_head(
         &self,
         user: &UserName,
@@ -169,6 +236,7 @@ pub trait Store: Send + Sync + 'static {
         expected: u64,
         data: Bytes,
         now: u64,
+        quota: Option<u64>,
     ) -> Result<Cas>;
     /// The head and the revisions replaced at or after `replaced_since`, newest first.
     async fn list_revisions(
@@ -185,7 +253,8 @@ pub trait Store: Send + Sync + 'static {
         version: u64,
         replaced_since: u64,
     ) -> Result<Option<Revision>>;
-    /// Deletes revisions replaced before `replaced_before`; returns how many.
+    /// Deletes revisions replaced before `replaced_before` and gives their bytes back to their
+    /// users' usage; returns how many.
     async fn prune_revisions(&self, replaced_before: u64) -> Result<u64>;
 }
 

@@ -13,6 +13,7 @@
 //! Accounts, sessions, repos and usage counters stay in the embedded database (`meta.redb` in the
 //! data directory); see docs/server.md.
 
+use std::collections::BTreeMap;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -24,10 +25,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
 
 use super::meta::Meta;
-use super::{
-    dedup_ids, BlobPut, Cas, PasswordChange, RepoCreate, Result, Revision, RevisionInfo, Session,
-    Store, TokenHash, UserRecord,
-};
+use super::{dedup_ids, with_meta, BlobPut, Cas, Result, Revision, RevisionInfo, Store};
 use crate::error::StoreError;
 use crate::names::{BlobId, RepoName, UserName};
 
@@ -92,15 +90,6 @@ impl S3Store {
         })
     }
 
-    async fn with_meta<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Meta) -> Result<T> + Send + 'static,
-    {
-        let meta = self.meta.clone();
-        tokio::task::spawn_blocking(move || f(&meta)).await?
-    }
-
     fn key(&self, rest: String) -> Path {
         Path::from(format!("{}{rest}", self.prefix))
     }
@@ -148,6 +137,52 @@ impl S3Store {
                 Some((v, t, r, m.size, m.location))
             })
             .collect())
+    }
+
+    /// The second half of a compare-and-swap whose version check passed: keeps the current head
+    /// as a revision, then replaces it conditionally.
+    async fn swap_head(
+        &self,
+        user: &UserName,
+        repo: &RepoName,
+        current: Option<(Revision, UpdateVersion)>,
+        data: Bytes,
+        now: u64,
+    ) -> Result<Cas> {
+        let current_version = current.as_ref().map_or(0, |(r, _)| r.version);
+        let new_version = current_version
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt {
+                key: self.head_key(user, repo).to_string(),
+                reason: "version overflow".into(),
+            })?;
+        let key = self.head_key(user, repo);
+        let payload = encode_head(new_version, now, &data);
+        let mode = match current {
+            None => PutMode::Create,
+            Some((old, tag)) => {
+                // Keep the replaced head first: a crash after this leaves a harmless copy.
+                let rk = self.rev_key(user, repo, old.version, old.time, now);
+                self.put_create(&rk, PutPayload::from(old.data)).await?;
+                PutMode::Update(tag)
+            }
+        };
+        let opts = PutOptions {
+            mode,
+            ..Default::default()
+        };
+        match self.os.put_opts(&key, payload, opts).await {
+            Ok(_) => Ok(Cas::Updated(new_version)),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => {
+                let now_version = self
+                    .read_head(user, repo)
+                    .await?
+                    .map_or(0, |(r, _)| r.version);
+                Ok(Cas::Stale(now_version))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn put_create(&self, key: &Path, data: PutPayload) -> Result<bool> {
@@ -201,68 +236,8 @@ fn parse_rev_key(key: &str) -> Option<(u64, u64, u64)> {
 
 #[async_trait]
 impl Store for S3Store {
-    async fn create_user(&self, user: &UserName, rec: &UserRecord) -> Result<bool> {
-        let (user, rec) = (user.clone(), rec.clone());
-        self.with_meta(move |m| m.create_user(&user, &rec)).await
-    }
-
-    async fn get_user(&self, user: &UserName) -> Result<Option<UserRecord>> {
-        let user = user.clone();
-        self.with_meta(move |m| m.get_user(&user)).await
-    }
-
-    async fn change_password(
-        &self,
-        user: &UserName,
-        rec: &UserRecord,
-        repos: &[(RepoName, Vec<u8>)],
-        keep: &TokenHash,
-    ) -> Result<PasswordChange> {
-        let (user, rec, repos, keep) = (user.clone(), rec.clone(), repos.to_vec(), *keep);
-        self.with_meta(move |m| m.change_password(&user, &rec, &repos, &keep))
-            .await
-    }
-
-    async fn create_session(&self, token: &TokenHash, session: &Session) -> Result<()> {
-        let (token, session) = (*token, session.clone());
-        self.with_meta(move |m| m.create_session(&token, &session))
-            .await
-    }
-
-    async fn get_session(&self, token: &TokenHash) -> Result<Option<Session>> {
-        let token = *token;
-        self.with_meta(move |m| m.get_session(&token)).await
-    }
-
-    async fn prune_sessions(&self, now: u64) -> Result<u64> {
-        self.with_meta(move |m| m.prune_sessions(now)).await
-    }
-
-    async fn create_repo(
-        &self,
-        user: &UserName,
-        repo: &RepoName,
-        wrapped_key: &[u8],
-        max_repos: usize,
-    ) -> Result<RepoCreate> {
-        let (user, repo, key) = (user.clone(), repo.clone(), wrapped_key.to_vec());
-        self.with_meta(move |m| m.create_repo(&user, &repo, &key, max_repos))
-            .await
-    }
-
-    async fn get_repo(&self, user: &UserName, repo: &RepoName) -> Result<Option<Vec<u8>>> {
-        let (user, repo) = (user.clone(), repo.clone());
-        self.with_meta(move |m| m.get_repo(&user, &repo)).await
-    }
-
-    async fn list_repos(&self, user: &UserName) -> Result<Vec<String>> {
-        let user = user.clone();
-        self.with_meta(move |m| m.list_repos(&user)).await
-    }
-
-    async fn usage(&self, user: &UserName) -> Result<u64> {
-        let user = user.clone();
-        self.with_meta(move |m| m.usage(&user)).await
+    fn meta(&self) -> &Arc<Meta> {
+        &self.meta
     }
 
     async fn put_blob(
@@ -281,13 +256,13 @@ impl Store for S3Store {
         }
         let len = data.len() as u64;
         let u = user.clone();
-        if !self.with_meta(move |m| m.reserve(&u, len, quota)).await? {
+        if !with_meta(&self.meta, move |m| m.reserve(&u, len, quota)).await? {
             return Ok(BlobPut::QuotaExceeded);
         }
         let result = self.put_create(&key, PutPayload::from(data)).await;
         if !matches!(result, Ok(true)) {
             let u = user.clone();
-            self.with_meta(move |m| m.release(&u, len)).await?;
+            with_meta(&self.meta, move |m| m.release(&u, len)).await?;
         }
         Ok(if result? {
             BlobPut::Created
@@ -343,45 +318,26 @@ impl Store for S3Store {
         expected: u64,
         data: Bytes,
         now: u64,
+        quota: Option<u64>,
     ) -> Result<Cas> {
         let current = self.read_head(user, repo).await?;
         let current_version = current.as_ref().map_or(0, |(r, _)| r.version);
         if current_version != expected {
             return Ok(Cas::Stale(current_version));
         }
-        let new_version = expected.checked_add(1).ok_or_else(|| StoreError::Corrupt {
-            key: self.head_key(user, repo).to_string(),
-            reason: "version overflow".into(),
-        })?;
-        let key = self.head_key(user, repo);
-        let payload = encode_head(new_version, now, &data);
-        let mode = match current {
-            None => PutMode::Create,
-            Some((old, tag)) => {
-                // Keep the replaced head first: a crash after this leaves a harmless copy.
-                let rk = self.rev_key(user, repo, old.version, old.time, now);
-                self.put_create(&rk, PutPayload::from(old.data)).await?;
-                PutMode::Update(tag)
-            }
-        };
-        let opts = PutOptions {
-            mode,
-            ..Default::default()
-        };
-        match self.os.put_opts(&key, payload, opts).await {
-            Ok(_) => Ok(Cas::Updated(new_version)),
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => {
-                let now_version = self
-                    .read_head(user, repo)
-                    .await?
-                    .map_or(0, |(r, _)| r.version);
-                Ok(Cas::Stale(now_version))
-            }
-            Err(e) => Err(e.into()),
+        // Charge the new head first; given back below unless the swap succeeds.
+        let len = data.len() as u64;
+        let u = user.clone();
+        if !with_meta(&self.meta, move |m| m.reserve(&u, len, quota)).await? {
+            return Ok(Cas::QuotaExceeded);
         }
+        let result = self.swap_head(user, repo, current, data, now).await;
+        if !matches!(result, Ok(Cas::Updated(_))) {
+            let u = user.clone();
+            with_meta(&self.meta, move |m| m.release(&u, len)).await?;
+        }
+        result
     }
-
     async fn list_revisions(
         &self,
         user: &UserName,
@@ -458,18 +414,58 @@ impl Store for S3Store {
     }
 
     async fn prune_revisions(&self, replaced_before: u64) -> Result<u64> {
-        let all = self.list_revs(&self.key("revs".to_owned())).await?;
+        // Copies of one version (section "Head compare-and-swap" of docs/server.md) are
+        // grouped: the version's bytes go back to the user's usage once, when its last copy is
+        // deleted, and only if it is really a revision (older than the head, which stays
+        // charged).
+        type Group = Vec<(u64, u64, Path)>; // (replaced, size, key)
+        let mut groups: BTreeMap<(String, String, u64), Group> = BTreeMap::new();
+        for (v, _, r, size, key) in self.list_revs(&self.key("revs".to_owned())).await? {
+            let Some((user, repo)) = rev_key_owner(key.as_ref()) else {
+                continue;
+            };
+            groups
+                .entry((user, repo, v))
+                .or_default()
+                .push((r, size, key));
+        }
         let mut removed = 0;
-        for (_, _, r, _, key) in all {
-            if r < replaced_before {
+        for ((user, repo, version), copies) in groups {
+            let mut left = copies.len();
+            let mut size = 0;
+            for (r, sz, key) in copies {
+                if r >= replaced_before {
+                    continue;
+                }
                 match self.os.delete(&key).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
+                removed += 1;
+                left -= 1;
+                size = sz;
+            }
+            if left > 0 || size == 0 {
+                continue;
+            }
+            let (Ok(u), Ok(r)) = (UserName::parse(&user), RepoName::parse(&repo)) else {
+                continue;
+            };
+            let head = self.read_head(&u, &r).await?.map_or(0, |(h, _)| h.version);
+            if version < head {
+                with_meta(&self.meta, move |m| m.release(&u, size)).await?;
             }
         }
         Ok(removed)
     }
+}
+
+/// `.../revs/USER/REPO/VERSION/TIME-REPLACED` → (user, repo).
+fn rev_key_owner(key: &str) -> Option<(String, String)> {
+    let mut parts = key.rsplit('/').skip(2);
+    let repo = parts.next()?;
+    let user = parts.next()?;
+    (parts.next()?.ends_with("revs")).then(|| (user.to_owned(), repo.to_owned()))
 }
 
 #[cfg(test)]
@@ -484,6 +480,16 @@ mod tests {
         );
         assert_eq!(parse_rev_key("revs/alice/home/x/100-200"), None);
         assert_eq!(parse_rev_key("revs/alice/home/7/100"), None);
+        assert_eq!(
+            rev_key_owner("p/revs/alice/home/00000000000000000007/100-200"),
+            Some(("alice".into(), "home".into()))
+        );
+        assert_eq!(
+            rev_key_owner("revs/alice/home/7/1-2"),
+            Some(("alice".into(), "home".into()))
+        );
+        assert_eq!(rev_key_owner("blobs/alice/home/7/1-2"), None);
+        assert_eq!(rev_key_owner("home/7/1-2"), None);
     }
 
     #[test]
