@@ -47,14 +47,18 @@ pub fn vm_config(c: &WebConfig) -> VmConfig {
 
 /// Builds the machine: the boot images and drives from `files` (drives are
 /// held in memory; the guest's writes change only that copy), entropy from
-/// `entropy`, time from `time`.
+/// `entropy`, time from `time`; `home` is the synced home's 9p device (src/home/).
 pub fn build<E: EntropySource + 'static>(
     c: &WebConfig,
     mut files: Files,
     entropy: E,
     time: TimeMode,
+    mut home: Option<Box<dyn VirtioTransport>>,
 ) -> Result<Machine, String> {
-    let cfg = vm_config(c);
+    let mut cfg = vm_config(c);
+    if home.is_some() {
+        cfg.shares.push(crate::home::share()); // home: its 9p slot
+    }
     let mut take = |key: &str| {
         files
             .iter()
@@ -71,7 +75,8 @@ pub fn build<E: EntropySource + 'static>(
     let mut drives = c.drives.iter();
     for d in cfg.virtio_devices() {
         match d.kind {
-            VirtioKind::Console | VirtioKind::NineP => {}
+            VirtioKind::Console => {}
+            VirtioKind::NineP => devices.extend(home.take()), // home: the synced home
             VirtioKind::Entropy => {
                 if let Some(e) = entropy.take() {
                     devices.push(Box::new(VirtioMmio::new(Rng::new(e))));

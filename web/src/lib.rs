@@ -9,6 +9,7 @@
 
 pub mod board;
 pub mod chunked;
+pub mod home;
 pub mod input;
 pub mod params;
 pub mod proto;

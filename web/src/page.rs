@@ -151,6 +151,7 @@ impl Page {
             Err(e) => self.show_error(&e.to_string()),
             Ok(FromWorker::Ready) => {
                 if let Some((w, m)) = self.start.take() {
+                    crate::home::panel::hello(&w); // home: the page's URL
                     send(&w, &m);
                 }
             }
@@ -193,6 +194,7 @@ impl Page {
                 self.set_status(&format!("exited with code {code} · {mips:.1} MIPS"), mips);
             }
             Ok(FromWorker::Error { message }) => self.show_error(&message),
+            Ok(FromWorker::Sync(s)) => crate::home::panel::show(&self.doc, &self.api, &s),
         }
     }
 }
@@ -366,6 +368,8 @@ fn try_start() -> Result<(), JsValue> {
         attach_key_handler(&term, handler.as_ref().unchecked_ref());
         handler.forget();
     }
+
+    crate::home::panel::watch_visibility(&window, &page.borrow().doc, &worker)?; // home
 
     let (cols, rows) = (term.get_cols(), term.get_rows());
     set(&api, "cols", &cols.into());

@@ -47,6 +47,8 @@ pub enum ToWorker {
         /// Rows.
         rows: u16,
     },
+    /// About the synced home (src/home/): the page's URL, the page was hidden.
+    Home(crate::home::HomeRequest),
 }
 
 /// The states shown in the status line.
@@ -103,6 +105,8 @@ pub enum FromWorker {
         /// What went wrong, naming the file or value.
         message: String,
     },
+    /// The synced home's state (src/home/), for the page's `#sync-status` panel.
+    Sync(crate::home::SyncStatus),
 }
 
 /// Why a control message was rejected.

@@ -278,10 +278,14 @@ async fn boot(
     }
     drop(probe);
     let time = vf_board::clock::TimeMode::Host(Box::new(PerfClock));
-    let machine = crate::board::build(&cfg, images, WebEntropy, time)?;
+    // home: the synced home's 9p share (src/home/).
+    let home = crate::home::driver::device(&crate::home::driver::server(&config_url, None)?)?;
+    let machine = crate::board::build(&cfg, images, WebEntropy, time, Some(home))?;
     let (cols, rows) = TERM_SIZE.with(|s| s.get()).unwrap_or((cols, rows));
     let guest = crate::board::BoardGuest::new(machine, cols, rows);
-    start_sliced(&shared, Box::new(guest)).map_err(|e| format!("cannot start: {}", js_text(&e)))
+    start_sliced(&shared, Box::new(guest)).map_err(|e| format!("cannot start: {}", js_text(&e)))?;
+    crate::home::driver::start(move || schedule_now(&shared)); // home: wake the machine
+    Ok(())
 }
 
 /// The worker's state while a sliced guest runs.
@@ -335,6 +339,7 @@ fn tick(shared: &Shared) {
     let t0 = now_ms();
     let before = r.guest.insns();
     let end = r.guest.run_slice(r.budget, &mut r.input, &mut r.out);
+    crate::home::driver::after_slice(); // home: run the jobs the guest queued
     let t1 = now_ms();
     let ran = r.guest.insns().saturating_sub(before);
     r.budget = sched::next_budget(r.budget, ran, t1 - t0);
@@ -437,6 +442,7 @@ fn on_message(shared: &Shared, data: JsValue) {
             }
             schedule_now(shared);
         }
+        ToWorker::Home(r) => crate::home::driver::request(r),
         ToWorker::Loopback => {
             if let Err(e) = start_sliced(shared, Box::new(Loopback::new())) {
                 error(format!("cannot start: {}", js_text(&e)));
