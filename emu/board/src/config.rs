@@ -12,13 +12,16 @@
 //!   cmdline: "console=hvc0 earlycon=sbi",
 //!   drive0: { file: "rootfs.ext2" },             // drive0..drive3: virtio-blk
 //!   fs0: { file: "/home/me/share", tag: "home" }, // fs0..fs3: virtio-9p
-//!   sync: "https://example.org/vfsync/me",        // ours: the vfsync server (later)
+//!   sync: "https://example.org/vfsync",          // ours: the vfsync storage server
 //! }
 //! ```
 //!
 //! File names are relative to the directory of the config file. [`parse`]
 //! checks that every file exists (and that 9p shares are directories) but
 //! reads none; [`VmConfig::read_boot_images`] reads bios, kernel and initrd.
+//! [`parse_names`] checks everything else the same way but looks for no
+//! file: it keeps the names as written, for the web page, which resolves
+//! them as URLs relative to the config's URL and fetches them.
 //! docs/vm-config.md is the full description.
 
 use std::fmt;
@@ -109,7 +112,9 @@ pub struct VmConfig {
     pub drives: Vec<Drive>,
     /// virtio-9p shares, by increasing index.
     pub shares: Vec<Share>,
-    /// The vfsync server URL (not used yet).
+    /// The vfsync storage server for the synced home (`vflogin`): an
+    /// absolute `http`/`https` URL, or a URL relative to the web page
+    /// (checked by [`check_sync_url`]; see [`is_relative_url`]).
     pub sync: Option<String>,
 }
 
@@ -247,6 +252,36 @@ pub enum ConfigError {
     /// The command line contains a NUL.
     #[error("the kernel command line contains a NUL character")]
     NulInCmdline,
+    /// A file name is empty or contains a NUL (checked by [`parse_names`],
+    /// which does not look for the file).
+    #[error("key {key:?}: bad file name {value:?} (empty, or contains a NUL)")]
+    BadFileName {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// `sync` is not a usable URL.
+    #[error("key \"sync\": {value:?} is not a storage server URL: {reason}")]
+    BadSyncUrl {
+        /// The value.
+        value: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Where [`parse_with`] looks for the files a config names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileLookup<'a> {
+    /// On this host's disk: names are resolved against this directory and
+    /// each must exist (a regular file; a directory for `fsN.file`). URLs
+    /// are refused. This is [`parse`].
+    Disk(&'a Path),
+    /// Nowhere: names are kept as written (they must not be empty or hold a
+    /// NUL) and URLs are allowed. This is [`parse_names`], for the web page,
+    /// which resolves them against the config's URL and fetches them.
+    Names,
 }
 
 /// The result of parsing: the config and what the user should be told.
@@ -289,8 +324,21 @@ pub fn load(path: &Path) -> Result<Parsed, ConfigError> {
     parse(&text, base)
 }
 
-/// Parses config text; relative file names are resolved against `base_dir`.
+/// Parses config text; relative file names are resolved against `base_dir`
+/// and every named file must exist there.
 pub fn parse(text: &str, base_dir: &Path) -> Result<Parsed, ConfigError> {
+    parse_with(text, FileLookup::Disk(base_dir))
+}
+
+/// Parses config text without looking for its files: every other check of
+/// [`parse`] applies, and the file names are returned as written (as
+/// `PathBuf`s holding the text of the name, which may be a URL).
+pub fn parse_names(text: &str) -> Result<Parsed, ConfigError> {
+    parse_with(text, FileLookup::Names)
+}
+
+/// Parses config text, finding its files as `lookup` says.
+pub fn parse_with(text: &str, lookup: FileLookup<'_>) -> Result<Parsed, ConfigError> {
     let value: Value = json5::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
     let Value::Object(obj) = value else {
         return Err(ConfigError::NotAnObject);
@@ -336,7 +384,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Parsed, ConfigError> {
 
     let file = |key: &str| -> Result<Option<PathBuf>, ConfigError> {
         get_str(&obj, key)?
-            .map(|v| resolve(key, v, base_dir, FileKind::File))
+            .map(|v| resolve(key, v, lookup, FileKind::File))
             .transpose()
     };
     let bios = file("bios")?;
@@ -352,6 +400,9 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Parsed, ConfigError> {
         return Err(ConfigError::NulInCmdline);
     }
     let sync = get_str(&obj, "sync")?.map(str::to_string);
+    if let Some(url) = &sync {
+        check_sync_url(url)?;
+    }
 
     let mut drives = Vec::new();
     let mut shares: Vec<Share> = Vec::new();
@@ -362,7 +413,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Parsed, ConfigError> {
             let f = sub_str(&key, sub, "file")?.ok_or_else(|| missing_sub(&key, "file"))?;
             drives.push(Drive {
                 index,
-                file: resolve(&format!("{key}.file"), f, base_dir, FileKind::File)?,
+                file: resolve(&format!("{key}.file"), f, lookup, FileKind::File)?,
             });
         }
         let key = format!("fs{index}");
@@ -383,7 +434,7 @@ pub fn parse(text: &str, base_dir: &Path) -> Result<Parsed, ConfigError> {
             }
             shares.push(Share {
                 index,
-                file: resolve(&format!("{key}.file"), f, base_dir, FileKind::Directory)?,
+                file: resolve(&format!("{key}.file"), f, lookup, FileKind::Directory)?,
                 tag,
             });
         }
@@ -487,6 +538,57 @@ impl VmConfig {
     }
 }
 
+/// Whether `url` is a relative reference (RFC 3986 section 4.2: it has no
+/// scheme), to be resolved against the web page's URL.
+pub fn is_relative_url(url: &str) -> bool {
+    scheme(url).is_none()
+}
+
+/// The scheme of `url` (RFC 3986 section 3.1: a letter, then letters,
+/// digits, `+`, `-` or `.`, ended by `:` before any `/`, `?` or `#`).
+fn scheme(url: &str) -> Option<&str> {
+    let (head, _) = url.split_once(':')?;
+    let mut chars = head.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(head)
+}
+
+/// Checks a `sync` value: an absolute `http://` or `https://` URL with a
+/// host, or a relative URL (no scheme; the page resolves it against its own
+/// URL, e.g. `"/"` when the server also serves the page). Neither may be
+/// empty or contain whitespace or control characters.
+pub fn check_sync_url(url: &str) -> Result<(), ConfigError> {
+    let bad = |reason| {
+        Err(ConfigError::BadSyncUrl {
+            value: url.to_string(),
+            reason,
+        })
+    };
+    if url.is_empty() {
+        return bad("it is empty");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("it contains whitespace or a control character");
+    }
+    let Some(scheme) = scheme(url) else {
+        return Ok(()); // relative to the page
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return bad("the scheme must be http or https");
+    }
+    let Some(rest) = url[scheme.len() + 1..].strip_prefix("//") else {
+        return bad("an absolute URL needs // and a host after the scheme");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return bad("the host is missing");
+    }
+    Ok(())
+}
+
 fn check_memory(machine: Machine, mib: u64) -> Result<(), ConfigError> {
     let max = machine.max_memory_mib();
     if !(MIN_MEMORY_MIB..=max).contains(&mib) {
@@ -566,7 +668,24 @@ enum FileKind {
     Directory,
 }
 
-fn resolve(key: &str, value: &str, base: &Path, kind: FileKind) -> Result<PathBuf, ConfigError> {
+fn resolve(
+    key: &str,
+    value: &str,
+    lookup: FileLookup<'_>,
+    kind: FileKind,
+) -> Result<PathBuf, ConfigError> {
+    let base = match lookup {
+        FileLookup::Disk(base) => base,
+        FileLookup::Names => {
+            if value.is_empty() || value.contains('\0') {
+                return Err(ConfigError::BadFileName {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                });
+            }
+            return Ok(PathBuf::from(value));
+        }
+    };
     if value.contains("://") {
         return Err(ConfigError::UrlNotSupported {
             key: key.to_string(),
@@ -998,6 +1117,112 @@ mod tests {
                 Machine::Riscv64
             ]
         );
+    }
+
+    #[test]
+    fn parse_names_looks_for_no_file() {
+        let p = parse_names(
+            r#"{version:1, machine:"riscv32", memory_size:64, kernel:"../guest/images/Image",
+                initrd:"https://example.org/i.cpio", drive2:{file:"root.ext2.chunks.json"},
+                fs0:{file:"/nowhere", tag:"home"}, sync:"/"}"#,
+        )
+        .unwrap();
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        let c = p.config;
+        assert_eq!(c.kernel, Some(PathBuf::from("../guest/images/Image")));
+        assert_eq!(c.initrd, Some(PathBuf::from("https://example.org/i.cpio")));
+        assert_eq!(
+            c.drives,
+            [Drive {
+                index: 2,
+                file: "root.ext2.chunks.json".into()
+            }]
+        );
+        assert_eq!(c.shares[0].file, PathBuf::from("/nowhere"));
+        assert_eq!(c.sync.as_deref(), Some("/"));
+        // The same text on disk: the files are looked for.
+        let dir = fixture();
+        assert!(matches!(
+            parse_in(
+                &dir,
+                r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image2"}"#
+            ),
+            Err(ConfigError::File { .. })
+        ));
+        // Every other check still applies.
+        assert!(matches!(
+            parse_names(r#"{version:1, machine:"riscv64", memory_size:8, kernel:"k"}"#),
+            Err(ConfigError::BadMemorySize { mib: 8, .. })
+        ));
+        assert!(matches!(
+            parse_names(r#"{version:1, machine:"riscv64", memory_size:64}"#),
+            Err(ConfigError::NothingToBoot)
+        ));
+        for (text, key) in [
+            (r#"kernel:"""#, "kernel"),
+            (r#"kernel:"k", drive1:{file:""}"#, "drive1.file"),
+            (r#"kernel:"k", fs3:{file:"a\u0000b"}"#, "fs3.file"),
+        ] {
+            let text = format!(r#"{{version:1, machine:"riscv64", memory_size:64, {text}}}"#);
+            assert!(
+                matches!(parse_names(&text), Err(ConfigError::BadFileName { key: k, .. }) if k == key),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn sync_urls() {
+        for good in [
+            "https://example.org/vfsync",
+            "HTTP://127.0.0.1:8080/",
+            "http://user@host",
+            "/",
+            "vfsync/",
+            "../sync?x=1",
+            "//example.org/path",
+        ] {
+            assert!(check_sync_url(good).is_ok(), "{good}");
+            let text = format!(
+                r#"{{version:1, machine:"riscv64", memory_size:64, kernel:"k", sync:"{good}"}}"#
+            );
+            assert_eq!(
+                parse_names(&text).unwrap().config.sync.as_deref(),
+                Some(good)
+            );
+        }
+        assert!(!is_relative_url("https://example.org/"));
+        assert!(is_relative_url("/vfsync"));
+        assert!(is_relative_url("a/b:c"));
+        assert!(is_relative_url("1http://x"));
+        for (bad, why) in [
+            ("", "empty"),
+            ("http://exa mple.org", "whitespace"),
+            ("/a\tb", "whitespace"),
+            ("ftp://example.org", "scheme"),
+            ("file:///etc", "scheme"),
+            ("javascript:alert(1)", "scheme"),
+            ("https:example.org", "//"),
+            ("https://", "host"),
+            ("http://:80/", "host"),
+            ("http://u@/x", "host"),
+        ] {
+            let err = check_sync_url(bad).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, ConfigError::BadSyncUrl { .. }) && msg.contains(why),
+                "{bad}: {msg}"
+            );
+        }
+        let dir = fixture();
+        assert!(matches!(
+            parse_in(&dir, r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", sync:"gopher://x"}"#),
+            Err(ConfigError::BadSyncUrl { value, .. }) if value == "gopher://x"
+        ));
+        assert!(matches!(
+            parse_in(&dir, r#"{version:1, machine:"riscv64", memory_size:64, kernel:"Image", sync:1}"#),
+            Err(ConfigError::WrongType { key, .. }) if key == "sync"
+        ));
     }
 
     #[test]
