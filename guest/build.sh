@@ -7,7 +7,8 @@
 #   kernel-rv64  Linux 6.1 Image for rv64  (tinyconfig + kernel/common.config + kernel/rv64.config)
 #   kernel-rv32  Linux 6.1 Image for rv32  (tinyconfig + kernel/common.config + kernel/rv32.config)
 #   busybox      static rv64 busybox 1.35 from Debian's source package, configured by busybox-config
-#   initramfs    initramfs.cpio.gz: busybox + the rootfs/ overlay (gen_init_cpio, fixed mtimes)
+#   initramfs    initramfs.cpio: busybox, the vflogin commands and the rootfs/ overlay
+#                (lib.sh; an uncompressed newc cpio by gen_init_cpio, fixed mtimes)
 #   rootfs       rootfs.ext2: the same tree as an ext2 image (mke2fs -d, fixed UUID/hash seed/times)
 #   firmware     fw_jump.bin copied from Debian's opensbi package
 #   manifest     guest/images/MANIFEST (see check-manifest.sh)
@@ -19,7 +20,7 @@
 #
 # Inputs: /usr/src/linux-source-6.1.tar.xz (package linux-source-6.1), `apt-get source busybox`
 # (needs a deb-src entry for bookworm, see guest/README.md), riscv64-linux-gnu-gcc, e2fsprogs,
-# fakeroot, cpio, gzip, opensbi. Every output is a function of these inputs only: times, user and
+# fakeroot, cpio, opensbi. Every output is a function of these inputs only: times, user and
 # host names are fixed below, archives are sorted, file systems get fixed UUIDs and seeds.
 set -euo pipefail
 
@@ -130,7 +131,7 @@ build_busybox() {
 # rootfs_list and write_initramfs (lib.sh): busybox, its applet links, the vflogin commands and
 # the rootfs/ overlay.
 build_initramfs() {
-    write_initramfs "$BUILD/busybox" "$OUT/initramfs.cpio.gz"
+    write_initramfs "$BUILD/busybox" "$OUT/initramfs.cpio"
 }
 
 # Unpacks the same tree into a directory (under fakeroot, so owners are 0:0 and /dev/console is a
@@ -180,7 +181,7 @@ build_firmware() {
 # The manifest: the Debian packages the images come from, then (check-manifest.sh) the sha256 of
 # every input and image.
 MANIFEST_PACKAGES=(linux-source-6.1 gcc-riscv64-linux-gnu gcc-12-riscv64-linux-gnu
-    binutils-riscv64-linux-gnu libc6-dev-riscv64-cross opensbi e2fsprogs fakeroot cpio gzip)
+    binutils-riscv64-linux-gnu libc6-dev-riscv64-cross opensbi e2fsprogs fakeroot cpio)
 build_manifest() {
     local p header=$BUILD/MANIFEST.header
     {

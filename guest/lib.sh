@@ -105,12 +105,13 @@ rootfs_list() {
     } | sort -k2,2
 }
 
-# write_initramfs BUSYBOX_DIR OUT_FILE: the tree as a gzip'd newc cpio.
+# write_initramfs BUSYBOX_DIR OUT_FILE: the tree as an uncompressed newc cpio. Uncompressed on
+# purpose: gunzip in the guest cost about 75 M of the boot's 115 M instructions; a web server
+# can still compress it on the wire.
 write_initramfs() {
-    need gzip gzip
     log "writing $2"
     rootfs_list "$1" >"$BUILD/initramfs.list"
-    # gen_init_cpio stamps directories, nodes and links with -t; gzip -n omits name and time.
+    # gen_init_cpio stamps directories, nodes and links with -t.
     gen_init_cpio -t "$SOURCE_DATE_EPOCH" "$BUILD/initramfs.list" >"$BUILD/initramfs.cpio"
-    gzip -n -9 <"$BUILD/initramfs.cpio" >"$2"
+    install -m 0644 "$BUILD/initramfs.cpio" "$2"
 }

@@ -2,19 +2,19 @@
 """Boots the committed guest images under QEMU (guest/qemu-boot.sh) and checks what the guest
 does: it reaches a shell prompt on hvc0, its devices work, and leaving the shell powers it off.
 
-    guest/qemu-check.py [initramfs] [disk] [dtb]     (default: initramfs disk)
+    guest/qemu-check.py [initramfs] [disk] [dtb] [rv32]     (default: initramfs disk rv32)
 
 "dtb" boots the initramfs with the device tree in $VF_DTB instead of QEMU's own (QEMU's virt
 devices sit where our board's do), made by vf-board:
     VF_DTB_OUT=/tmp/vf.dtb cargo test -p vf-board write_dtb_for_qemu -- --ignored
     VF_DTB=/tmp/vf.dtb guest/qemu-check.py dtb
 
-"rv32" boots images/Image-rv32 on qemu-system-riscv32 with tools/mini-sbi.S as the firmware
-(Debian has no rv32 OpenSBI; needs riscv64-unknown-elf-gcc). There is no rv32 userland yet, so
-the check is that the kernel comes up, switches to its virtio console, unpacks the (rv64)
-initramfs, and stops at "No working init found" when it cannot run the rv64 busybox.
+"rv32" boots images/Image-rv32 with the rv32 userland (rv32/images) on qemu-system-riscv32 with
+the rv32 OpenSBI that rv32/build.sh builds.
 
-Exit status 0 when every check passes. Needs qemu-system-riscv64 (Debian qemu-system-misc).
+Exit status 0 when every check passes. Needs qemu-system-riscv64 and qemu-system-riscv32
+(Debian qemu-system-misc). Not a unit test: each scenario boots Linux (about a minute on a
+loaded machine).
 """
 import os
 import re
@@ -83,7 +83,7 @@ class Guest:
     def exit_and_wait(self):
         self.proc.stdin.write(b"exit\n")
         self.proc.stdin.flush()
-        self.expect(rb"init: shell exited, powering off", CMD_TIMEOUT)
+        self.expect(rb"The system is going down NOW!", CMD_TIMEOUT)
         # The kernel's own "reboot: Power down" may not make it through the virtio console
         # before QEMU stops: the proof is QEMU ending by itself, with status 0.
         rc = self.proc.wait(timeout=CMD_TIMEOUT)
@@ -92,8 +92,8 @@ class Guest:
         print("\n[check] ok: leaving the shell powered the machine off (QEMU exit status 0)", flush=True)
 
 
-def common_checks(g):
-    g.run("uname -sm", rb"Linux riscv64")
+def common_checks(g, xlen=64):
+    g.run("uname -sm", rb"Linux riscv%d" % xlen)
     g.run("cat /proc/cmdline", rb"console=hvc0 earlycon=sbi")
     g.run("tty", rb"/dev/hvc0")
     g.run("grep -c virtio /proc/interrupts", rb"\b[2-9]\b")
@@ -130,43 +130,14 @@ def check_dtb():
 
 
 def check_rv32():
-    with tempfile.TemporaryDirectory() as tmp:
-        sbi = os.path.join(tmp, "mini-sbi.elf")
-        subprocess.run(["riscv64-unknown-elf-gcc", "-march=rv32ima_zicsr", "-mabi=ilp32", "-nostdlib",
-                        "-Wl,-Ttext=0x80000000", "-o", sbi, os.path.join(GUEST_DIR, "tools", "mini-sbi.S")],
-                       check=True)
-        uart = os.path.join(tmp, "uart.log")
-        g = Guest.__new__(Guest)
-        g.proc = subprocess.Popen(
-            ["qemu-system-riscv32", "-M", "virt", "-m", "128", "-smp", "1", "-display", "none",
-             "-monitor", "none", "-serial", f"file:{uart}", "-no-reboot", "-bios", sbi,
-             "-kernel", os.path.join(GUEST_DIR, "images", "Image-rv32"),
-             # The rv64 initramfs: the rv32 kernel unpacks it and fails to exec the rv64 busybox.
-             "-initrd", os.path.join(GUEST_DIR, "images", "initramfs.cpio.gz"),
-             "-append", "console=hvc0 earlycon=sbi",
-             "-chardev", "stdio,id=con,signal=off", "-device", "virtio-serial-device",
-             "-device", "virtconsole,chardev=con", "-device", "virtio-rng-device"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        g.buf = b""
-        g.lock = threading.Lock()
-        threading.Thread(target=g._reader, daemon=True).start()
-        try:
-            g.expect(rb"Failed to execute /init \(error -8\)", BOOT_TIMEOUT)
-            g.expect(rb"Kernel panic - not syncing: No working init found", BOOT_TIMEOUT)
-        finally:
-            g.proc.kill()
-            g.proc.wait()
-        with open(uart, "rb") as f:
-            early = f.read()
-        sys.stdout.buffer.write(early)
-        for want in [rb"Linux version 6\.1\.192", rb"Machine model: riscv-virtio,qemu",
-                     rb"SBI specification v0\.1 detected", rb"ELF capabilities acdfim",
-                     rb"Kernel command line: console=hvc0 earlycon=sbi",
-                     rb"console \[hvc0\] enabled"]:
-            if not re.search(want, early):
-                raise AssertionError(f"early console lacks {want!r}")
-        print("\n[check] ok: rv32 kernel booted to its init stage (virtio console, no userland)",
-              flush=True)
+    g = Guest(["rv32"])
+    # Under QEMU hvc0 may register after init starts, losing rcS's output: wait for the prompt.
+    g.expect(PROMPT, BOOT_TIMEOUT)
+    common_checks(g, xlen=32)
+    g.run("grep isa /proc/cpuinfo", rb"rv32imafdc")
+    g.run("head -c 20 /bin/busybox | od -An -tx1 | head -1", rb"7f 45 4c 46 01 01 01")
+    g.run("busybox | head -1", rb"BusyBox v1\.35\.0")
+    g.exit_and_wait()
 
 
 def check_disk():
@@ -188,7 +159,7 @@ def check_disk():
 
 
 def main():
-    which = sys.argv[1:] or ["initramfs", "disk"]
+    which = sys.argv[1:] or ["initramfs", "disk", "rv32"]
     for w in which:
         print(f"[check] === {w} ===", flush=True)
         {"initramfs": check_initramfs, "disk": check_disk, "dtb": check_dtb, "rv32": check_rv32}[w]()

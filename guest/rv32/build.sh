@@ -13,8 +13,8 @@
 #              configured by ../busybox-config (CONFIG_STATIC=y) with the few symbols of
 #              busybox-overrides.config replaced (applets that cannot work on rv32), built with
 #              the wrapper
-#   initramfs  images/initramfs.cpio.gz: busybox, its applet links and the ../rootfs/ overlay
-#              (the same /init as rv64); sorted, fixed mtimes, owned by root
+#   initramfs  images/initramfs.cpio: busybox, its applet links, the vflogin commands and the
+#              ../rootfs/ overlay (lib.sh: the same tree as rv64); sorted, fixed mtimes, owned by root
 #   firmware   images/fw_jump-rv32.bin: OpenSBI 1.6 (Debian trixie's source package) for
 #              PLATFORM=generic PLATFORM_RISCV_XLEN=32, for booting under QEMU
 #   manifest   images/MANIFEST (sha256 of every input and output, package versions)
@@ -200,7 +200,7 @@ build_busybox() {
 # --- the initramfs -----------------------------------------------------------------------------
 # lib.sh's tree (busybox, its applet links, the vflogin commands, guest/rootfs/), as rv64's.
 build_initramfs() {
-    write_initramfs "$BUILD/busybox" "$OUT/initramfs.cpio.gz"
+    write_initramfs "$BUILD/busybox" "$OUT/initramfs.cpio"
 }
 
 # --- OpenSBI for rv32 (for QEMU) ---------------------------------------------------------------
@@ -244,7 +244,7 @@ build_manifest() {
         done
         echo "debian-source  opensbi  $OPENSBI_DEB_VERSION  $OPENSBI_ORIG_SHA256  opensbi_${OPENSBI_DEB_VERSION%-*}.orig.tar.gz"
         for f in gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf linux-libc-dev-riscv64-cross \
-            gcc-riscv64-linux-gnu linux-source-6.1 gzip; do
+            gcc-riscv64-linux-gnu linux-source-6.1; do
             echo "debian  $f  $(deb_version "$f")"
         done
     } >"$header"

@@ -145,11 +145,18 @@ fn write_config(dir: &Path, body: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn builtin_sbi_boot_disk_and_share() {
+/// A scratch ext2 disk (with `from-host.txt`) and a share directory (with
+/// `greeting`), made on the host, and a config that boots `kernel` and
+/// `initrd` with them as drive0 and the 9p share "home".
+struct Scratch {
+    dir: tempfile::TempDir,
+    disk: PathBuf,
+    share: PathBuf,
+    config: PathBuf,
+}
+
+fn scratch(machine: &str, kernel: &Path, initrd: &Path) -> Scratch {
     let dir = tempfile::tempdir().unwrap();
-    let img = images();
-    // A scratch ext2 disk with one file, made on the host.
     let seed = dir.path().join("seed");
     std::fs::create_dir(&seed).unwrap();
     std::fs::write(seed.join("from-host.txt"), "hello from the host\n").unwrap();
@@ -165,23 +172,71 @@ fn builtin_sbi_boot_disk_and_share() {
     let share = dir.path().join("share");
     std::fs::create_dir(&share).unwrap();
     std::fs::write(share.join("greeting"), "hi over 9p\n").unwrap();
-
     let config = write_config(
         dir.path(),
         &format!(
-            r#"{{ version: 1, machine: "riscv64", memory_size: 128,
+            r#"{{ version: 1, machine: "{machine}", memory_size: 128,
                 kernel: "{k}", initrd: "{i}",
                 drive0: {{ file: "{d}" }},
                 fs0: {{ file: "{s}", tag: "home" }} }}"#,
-            k = img.join("Image").display(),
-            i = img.join("initramfs.cpio.gz").display(),
+            k = kernel.display(),
+            i = initrd.display(),
             d = disk.display(),
             s = share.display(),
         ),
     );
-    let mut vm = Vm::start(&config, &["--rw"]);
+    Scratch {
+        dir,
+        disk,
+        share,
+        config,
+    }
+}
+
+impl Scratch {
+    /// In the guest: the share is /home (read the host's file, write one
+    /// back); the disk is /dev/vda (read the host's file, write one, unmount).
+    fn use_from_guest(&self, vm: &mut Vm) {
+        vm.run("echo $HOME; cat /home/greeting", "hi over 9p");
+        vm.run(
+            "echo written-over-9p > /home/from-guest.txt && echo SHARE-$((2+3))",
+            "SHARE-5",
+        );
+        vm.run(
+            "mount -t ext2 /dev/vda /mnt && cat /mnt/from-host.txt",
+            "hello from the host",
+        );
+        vm.run(
+            "echo written-to-disk > /mnt/from-guest.txt && umount /mnt && sync && echo DISK-$((3+4))",
+            "DISK-7",
+        );
+    }
+
+    /// On the host, after the guest powered off: both files arrived.
+    fn check_from_host(&self) {
+        assert_eq!(
+            std::fs::read_to_string(self.share.join("from-guest.txt")).unwrap(),
+            "written-over-9p\n"
+        );
+        let out = Command::new("debugfs")
+            .args(["-R", "cat /from-guest.txt"])
+            .arg(&self.disk)
+            .output()
+            .expect("debugfs (e2fsprogs)");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "written-to-disk\n");
+        assert!(self.dir.path().exists());
+    }
+}
+
+#[test]
+fn builtin_sbi_boot_disk_and_share() {
+    let img = images();
+    let s = scratch("riscv64", &img.join("Image"), &img.join("initramfs.cpio"));
+    let mut vm = Vm::start(&s.config, &["--rw"]);
+    // No `quiet` in this config: the kernel's messages are on the console.
     vm.expect("SBI specification v2.0 detected");
     vm.expect("Run /init as init process");
+    vm.expect("9p share 'home' mounted on /home");
     vm.expect(PROMPT);
 
     vm.run("echo $((6*7))", "\r\n42\r\n");
@@ -195,38 +250,34 @@ fn builtin_sbi_boot_disk_and_share() {
     // User mode reads the time CSR (the vDSO's clock_gettime): the built-in
     // SBI must enable it in scounteren, as OpenSBI does.
     vm.run("date -u +%Y && time true", "real");
-
-    // The 9p share is /home: read the host's file, write one back.
-    vm.run("cat /home/greeting", "hi over 9p");
-    vm.run(
-        "echo written-over-9p > /home/from-guest.txt && echo SHARE-$((2+3))",
-        "SHARE-5",
-    );
-    // The disk: read the host's file, write one, unmount.
-    vm.run(
-        "mount -t ext2 /dev/vda /mnt && cat /mnt/from-host.txt",
-        "hello from the host",
-    );
-    vm.run(
-        "echo written-to-disk > /mnt/from-guest.txt && umount /mnt && sync && echo DISK-$((3+4))",
-        "DISK-7",
-    );
+    s.use_from_guest(&mut vm);
     // Plain poweroff: busybox init (PID 1) gets SIGUSR2, runs rcK and powers off.
     vm.send("poweroff");
     vm.expect("Requesting system poweroff");
     let status = vm.wait_exit();
     assert_eq!(status.code(), Some(0), "{status:?}");
+    s.check_from_host();
+}
 
-    assert_eq!(
-        std::fs::read_to_string(share.join("from-guest.txt")).unwrap(),
-        "written-over-9p\n"
+/// The rv32 kernel and userland with the same scratch disk and 9p share.
+#[test]
+fn rv32_disk_and_share() {
+    let guest = images().join("..");
+    let s = scratch(
+        "riscv32",
+        &guest.join("images/Image-rv32"),
+        &guest.join("rv32/images/initramfs.cpio"),
     );
-    let out = Command::new("debugfs")
-        .args(["-R", "cat /from-guest.txt"])
-        .arg(&disk)
-        .output()
-        .expect("debugfs (e2fsprogs)");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "written-to-disk\n");
+    let mut vm = Vm::start(&s.config, &["--rw"]);
+    vm.expect("9p share 'home' mounted on /home");
+    vm.expect(PROMPT);
+    vm.run("uname -m", "\r\nriscv32\r\n");
+    s.use_from_guest(&mut vm);
+    vm.send("poweroff");
+    vm.expect("Requesting system poweroff");
+    let status = vm.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    s.check_from_host();
 }
 
 #[test]
@@ -240,7 +291,7 @@ fn opensbi_boot() {
                 bios: "{b}", kernel: "{k}", initrd: "{i}" }}"#,
             b = img.join("fw_jump.bin").display(),
             k = img.join("Image").display(),
-            i = img.join("initramfs.cpio.gz").display(),
+            i = img.join("initramfs.cpio").display(),
         ),
     );
     let mut vm = Vm::start(&config, &[]);
@@ -264,9 +315,14 @@ fn opensbi_boot() {
 fn disk_root_config() {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-configs/linux-rv64-disk.json");
     let mut vm = Vm::start(&config, &[]);
-    vm.expect("Run /sbin/init as init process");
+    // The config's command line has `quiet`: no kernel messages, rcS's come first.
     vm.expect("9p share 'home' mounted on /home");
+    vm.expect("vfsync guest: Linux 6.1");
     vm.expect(PROMPT);
+    vm.run(
+        "dmesg | grep -c 'Run /sbin/init as init process'",
+        "\r\n1\r\n",
+    );
     vm.run("mount | grep ' / '", "/dev/root on / type ext4");
     vm.run("echo $HOME; ls /home", "README.txt");
     // The vflogin commands and their shell functions are installed.
@@ -283,7 +339,7 @@ fn disk_root_config() {
 fn rv32_boot() {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-configs/linux-rv32.json");
     let mut vm = Vm::start(&config, &[]);
-    vm.expect("Run /init as init process");
+    vm.expect("vfsync guest: Linux 6.1");
     vm.expect(PROMPT);
     vm.run("uname -m", "\r\nriscv32\r\n");
     vm.run("echo $((6*7))", "\r\n42\r\n");

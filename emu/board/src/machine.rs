@@ -599,6 +599,11 @@ impl Machine {
                             && self.exit.is_none()
                             && self.idle_skipped.saturating_add(gap) <= IDLE_SKIP_LIMIT
                         {
+                            if self.output_pending() {
+                                // The runner shows it first (and sees the
+                                // instruction count at which it appeared).
+                                return Event::Yield;
+                            }
                             self.idle_skipped += gap;
                             self.clock.skip_to(self.cpu.insns(), d);
                             continue;
@@ -616,6 +621,15 @@ impl Machine {
             }
             self.check_mode();
         }
+    }
+
+    /// Whether console output waits for [`Machine::take_output`].
+    fn output_pending(&mut self) -> bool {
+        self.cpu
+            .bus()
+            .dev
+            .as_mut()
+            .is_some_and(|d| !d.console.device_mut().backend_mut().is_empty())
     }
 
     /// Without firmware nothing may trap into M mode: there is no handler.
@@ -858,6 +872,25 @@ mod tests {
         assert_eq!(m.run(1 << 20), Event::Exit(Exit::Poweroff(0)));
         assert!(m.mtime() >= deadline, "mtime {}", m.mtime());
         assert!(m.insns() < 100, "{} instructions", m.insns());
+    }
+
+    #[test]
+    fn deterministic_idle_shows_pending_output_before_skipping() {
+        let mut m = idle_machine(IDLE_SKIP_LIMIT / 2, TimeMode::Deterministic);
+        m.cpu
+            .bus()
+            .dev
+            .as_mut()
+            .unwrap()
+            .console
+            .device_mut()
+            .backend_mut()
+            .extend_from_slice(b"prompt # ");
+        // The hart reaches its WFI; the output goes to the runner first.
+        assert_eq!(m.run(1 << 20), Event::Yield);
+        assert!(m.mtime() < IDLE_SKIP_LIMIT / 2);
+        assert_eq!(m.take_output(), b"prompt # ");
+        assert_eq!(m.run(1 << 20), Event::Exit(Exit::Poweroff(0)));
     }
 
     #[test]
