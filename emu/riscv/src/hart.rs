@@ -73,21 +73,129 @@ fn new_icache(xlen: u32) -> Box<[ICacheEntry; ICACHE_SIZE]> {
     }
 }
 
-/// One instruction of a decoded block: the op, the instruction word it was
-/// decoded from (compared with memory before every execution, so
-/// self-modifying code and DMA into RAM are always seen) and its byte offset
-/// from the start of the block.
+/// One instruction of a decoded block: the op and the instruction word it
+/// was decoded from (compared with memory before every execution, so
+/// self-modifying code and DMA into RAM are always seen). 16 bytes, so an
+/// op is two register loads.
+///
+/// The fields are laid out by hand (`repr(C)`, no implicit padding) so the
+/// loop reads each one straight into a register instead of copying an
+/// [`Op`] with padding through the stack.
 #[derive(Clone, Copy)]
+#[repr(C)]
 struct BlockOp {
-    op: Op,
     raw: u32,
-    off: u16,
+    imm: i32,
+    k: K,
+    rd: u8,
+    rs1: u8,
+    rs2: u8,
+    len: u8,
+    _pad: u8,
+    /// Offset of the instruction in its page; at most 0xffc (the
+    /// constructor clamps it), so its 4-byte word never leaves the page.
+    poff: u16,
+}
+
+impl BlockOp {
+    #[inline(always)]
+    fn new(op: Op, raw: u32, poff: usize) -> BlockOp {
+        BlockOp {
+            raw,
+            imm: op.imm,
+            k: op.k,
+            rd: op.rd,
+            rs1: op.rs1,
+            rs2: op.rs2,
+            len: op.len,
+            _pad: 0,
+            poff: poff.min(0xffc) as u16,
+        }
+    }
+    #[inline(always)]
+    fn op(&self) -> Op {
+        Op {
+            k: self.k,
+            rd: self.rd,
+            rs1: self.rs1,
+            rs2: self.rs2,
+            imm: self.imm,
+            len: self.len,
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<BlockOp>() == 16);
+
+/// An [`Op`] without its length, as the out-of-line part of the executor
+/// takes it: 8 bytes without padding, so it travels in one register and the
+/// hot loop never has to keep a copy of the op in memory.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct SysOp {
+    imm: i32,
+    k: K,
+    rd: u8,
+    rs1: u8,
+    rs2: u8,
 }
 
 /// Most instructions in one decoded block.
 const BLOCK_MAX: usize = 16;
-/// Decoded-block cache slots (direct-mapped by start pc).
-const BLOCKS: usize = 1 << 10;
+/// Most bytes of code behind one block.
+const CODE_MAX: usize = 4 * BLOCK_MAX;
+
+impl Block {
+    /// Whether RAM at offset `at` still holds the code this block was
+    /// decoded from (compared 8 bytes at a time; the last chunk overlaps).
+    #[inline(always)]
+    fn matches(&self, ram: &[u8], at: usize) -> bool {
+        let len = (self.bytes as usize).min(CODE_MAX);
+        let Some(mem) = ram.get(at..at.wrapping_add(len)) else {
+            return false;
+        };
+        let code = &self.code[..len];
+        if len < 8 {
+            return len >= 4
+                && rd32(mem, 0) == rd32(code, 0)
+                && rd32(mem, len - 4) == rd32(code, len - 4);
+        }
+        let mut j = 0;
+        while j + 8 < len {
+            if rd64(mem, j) != rd64(code, j) {
+                return false;
+            }
+            j += 8;
+        }
+        rd64(mem, len - 8) == rd64(code, len - 8)
+    }
+}
+
+#[inline(always)]
+fn rd64(s: &[u8], at: usize) -> u64 {
+    match s.get(at..at + 8) {
+        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        None => u64::MAX,
+    }
+}
+
+#[inline(always)]
+fn rd32(s: &[u8], at: usize) -> u32 {
+    match s.get(at..at + 4) {
+        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        None => u32::MAX,
+    }
+}
+
+/// Decoded-block cache slots (direct-mapped by a hash of the start pc).
+const BLOCKS: usize = 1 << 12;
+
+/// The cause of the internal "error" that ends a block after an instruction
+/// that completed: a store into the page of the running block (which may
+/// have changed the block's own code), or a stop request for [`Hart::run`]
+/// (a device that wants attention, an intercepted ECALL, WFI). It never
+/// reaches the guest.
+pub(crate) const END_BLOCK: u64 = u64::MAX;
 
 /// A run of decoded instructions inside one page, starting at virtual address
 /// `pc` and ending at the first jump, system instruction or page end (a
@@ -99,19 +207,25 @@ struct Block {
     pc: u64,
     /// Number of valid entries in `ops` (1..=BLOCK_MAX for a filled slot).
     n: u32,
+    /// Page offset just after the last op (up to 0x1000).
+    end: u32,
+    /// Bytes of code the block was decoded from: from its start to the end
+    /// of the last op's 4-byte word (4..=CODE_MAX).
+    bytes: u32,
+    /// Those bytes, compared with memory on every entry into the block.
+    code: [u8; CODE_MAX],
     ops: [BlockOp; BLOCK_MAX],
 }
 
 fn new_blocks(xlen: u32) -> Box<[Block; BLOCKS]> {
-    let op = BlockOp {
-        op: decode(0, xlen),
-        raw: 0,
-        off: 0,
-    };
+    let op = BlockOp::new(decode(0, xlen), 0, 0);
     let v = vec![
         Block {
             pc: u64::MAX,
             n: 0,
+            end: 0,
+            bytes: 0,
+            code: [0; CODE_MAX],
             ops: [op; BLOCK_MAX],
         };
         BLOCKS
@@ -208,6 +322,10 @@ pub struct Hart<X: Xlen, B: Bus> {
     blocks: Box<[Block; BLOCKS]>,
     pub(crate) fetch_vpn: u64,
     pub(crate) fetch_addend: u64,
+    /// RAM offset of the page of the block being executed (`u64::MAX`: none).
+    pub(crate) code_page: u64,
+    /// A slow-path write hit `code_page`: end the block after this instruction.
+    pub(crate) code_written: bool,
     pub(crate) data_prv: u8,
     reservation: Option<u64>,
     time: u64,
@@ -250,6 +368,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             blocks: new_blocks(X::XLEN),
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
+            code_page: u64::MAX,
+            code_written: false,
             data_prv: PRV_M,
             reservation: None,
             time: 0,
@@ -448,6 +568,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.pending_stop = Some(s);
         self.stop_at = 0;
     }
+    /// After a completed store: the [`END_BLOCK`] marker if it asked `run`
+    /// to return or wrote into the page of the running block.
+    #[inline]
+    pub(crate) fn stop_check(&mut self) -> Result<(), Exc> {
+        if self.pending_stop.is_some() || std::mem::take(&mut self.code_written) {
+            Err(Exc::new(END_BLOCK, 0))
+        } else {
+            Ok(())
+        }
+    }
     /// Ends the current block after this instruction so `run` re-checks interrupts.
     #[inline]
     fn end_block(&mut self) {
@@ -598,6 +728,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             unsafe {
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ram.as_mut_ptr().add(off), N);
             }
+            if (off as u64) & !0xfff == self.code_page {
+                return Err(Exc::new(END_BLOCK, 0));
+            }
             return Ok(());
         }
         self.store_slow(va, N as u64, v)
@@ -622,26 +755,54 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
 
     // ---- The interpreter loop -------------------------------------------------------------
 
+    /// Slot of the decoded-block cache for a block starting at `pc`: the low
+    /// bits of the halfword address, mixed with higher bits so that code at
+    /// the same offset in different regions (kernel, libraries, programs)
+    /// does not keep evicting itself.
+    #[inline(always)]
+    fn block_index(pc: u64) -> usize {
+        ((pc >> 1) ^ (pc >> 13) ^ (pc >> 25)) as usize & (BLOCKS - 1)
+    }
+
+    /// Points the fetch cache at the page of `pc` through the fetch TLB;
+    /// `false` when the page is not cacheable or the fetch faults (the caller
+    /// then goes through [`Self::step`], which raises the fault).
+    #[inline(always)]
+    fn fetch_switch(&mut self, pc: u64) -> bool {
+        let vpn = pc >> 12;
+        let e = self.tlb.sets[self.prv as usize & 3][Access::Fetch as usize]
+            [(vpn as usize) & (TLB_SIZE - 1)];
+        if e.tag == vpn {
+            self.fetch_vpn = vpn;
+            self.fetch_addend = e.addend;
+            return true;
+        }
+        self.fetch_fill(pc)
+    }
+
     /// Executes instructions until `insns` reaches `stop_at` (which traps,
     /// CSR writes and stop requests lower to end the block early). The pc
     /// lives in a local here; `self.pc` is exact whenever other code runs.
     ///
     /// Code in a page reachable through the fetch cache runs as decoded
-    /// blocks; everything else (page crossings, fetch misses, non-RAM code)
-    /// goes one instruction at a time through [`Self::step`].
+    /// blocks; everything else (instructions crossing a page, non-RAM code,
+    /// fetch faults) goes one instruction at a time through [`Self::step`].
     fn exec_block(&mut self) {
         let mut pc = self.pc;
         let mut n = self.insns;
-        'outer: while n < self.stop_at {
+        while n < self.stop_at {
             let pcu = pc.to_u64();
-            let bi = (pcu >> 1) as usize & (BLOCKS - 1);
-            if pcu >> 12 != self.fetch_vpn || pcu & 0xfff > 0xffc {
+            if (pcu >> 12 != self.fetch_vpn && !self.fetch_switch(pcu)) || pcu & 0xfff > 0xffc {
                 n += 1;
                 self.insns = n;
                 pc = self.step(pc);
                 continue;
             }
-            if self.blocks[bi].pc != pcu {
+            let bi = Self::block_index(pcu);
+            // RAM offset of the block start (the fetch cache maps the whole page to RAM).
+            let at = pcu.wrapping_add(self.fetch_addend) as usize;
+            if self.blocks[bi].pc != pcu || !self.blocks[bi].matches(&self.ram, at) {
+                // A new block, or its code changed (a store, DMA): decode afresh.
                 self.build_block(bi, pcu);
                 if self.blocks[bi].n == 0 {
                     n += 1;
@@ -650,52 +811,62 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     continue;
                 }
             }
-            // RAM offset of the block start (the fetch cache maps the whole page to RAM).
-            let base = pcu.wrapping_add(self.fetch_addend) as usize;
-            let cnt = (self.blocks[bi].n as usize).min(BLOCK_MAX);
-            for i in 0..cnt {
-                let bop = self.blocks[bi].ops[i];
-                let ipc = pcu.wrapping_add(bop.off as u64);
-                if n >= self.stop_at {
-                    pc = X::Reg::from_u64(ipc);
-                    continue 'outer;
+            // Stores into this page end the block right after them, so an
+            // instruction the block itself modifies is decoded afresh.
+            self.code_page = at as u64 & !0xfff;
+            // The budget check is per block: the block runs `cnt` ops unless
+            // one of them jumps, traps or asks to stop. `insns` is set as if
+            // all of them run (a CSR op, the only reader, is always the last
+            // one) and corrected on an early exit.
+            let blk_n = self.blocks[bi].n as usize;
+            let cnt = (self.stop_at - n).min(blk_n.min(BLOCK_MAX) as u64) as usize;
+            let page_va = pcu & !0xfff;
+            self.insns = n + cnt as u64;
+            let mut i = 0;
+            pc = loop {
+                if i == cnt {
+                    let blk = &self.blocks[bi];
+                    let end = if cnt < blk_n {
+                        blk.ops[cnt].poff as u64
+                    } else {
+                        blk.end as u64
+                    };
+                    break X::Reg::from_u64(page_va + end);
                 }
-                let o = base.wrapping_add(bop.off as usize);
-                let word = self
-                    .ram
-                    .get(o..o.wrapping_add(4))
-                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
-                    .map(u32::from_le_bytes);
-                if word != Some(bop.raw) {
-                    // Modified code: keep the part of the block that still
-                    // matches; the rest is decoded afresh from `ipc`.
-                    self.blocks[bi].n = i as u32;
-                    if i == 0 {
-                        self.blocks[bi].pc = u64::MAX;
-                    }
-                    pc = X::Reg::from_u64(ipc);
-                    continue 'outer;
-                }
-                n += 1;
-                self.insns = n;
-                let fall = ipc.wrapping_add(bop.op.len as u64);
-                match self.execute(bop.op, ipc, bop.raw) {
-                    Ok(next) => {
-                        pc = next;
-                        if next.to_u64() != fall {
-                            continue 'outer;
-                        }
+                let bop = &self.blocks[bi].ops[i];
+                let (op, raw, poff) = (bop.op(), bop.raw, bop.poff as u64);
+                i += 1;
+                let ipc = page_va + poff;
+                match self.execute(op, ipc, raw) {
+                    Ok(None) => {}
+                    Ok(Some(target)) => {
+                        self.insns = n + i as u64;
+                        break target;
                     }
                     Err(e) => {
-                        self.pc = X::Reg::from_u64(ipc);
-                        self.exception(e);
-                        pc = self.pc;
-                        continue 'outer;
+                        self.insns = n + i as u64;
+                        break self.raise(e, ipc, op.len);
                     }
                 }
-            }
+            };
+            n = self.insns;
         }
+        self.code_page = u64::MAX;
         self.pc = pc;
+    }
+
+    /// Handles an `Err` from [`Self::execute`] of the instruction at `pc`
+    /// (`len` bytes): an exception traps; [`END_BLOCK`] means the
+    /// instruction completed and the block must end after it. Gives the next pc.
+    #[cold]
+    #[inline(never)]
+    fn raise(&mut self, e: Exc, pc: u64, len: u8) -> X::Reg {
+        if e.cause == END_BLOCK {
+            return X::Reg::from_u64(pc.wrapping_add(len as u64));
+        }
+        self.pc = X::Reg::from_u64(pc);
+        self.exception(e);
+        self.pc
     }
 
     /// Executes the one instruction at `pc` (the count already includes it)
@@ -720,12 +891,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             op
         };
         match self.execute(op, pcu, raw) {
-            Ok(next) => next,
-            Err(e) => {
-                self.pc = pc;
-                self.exception(e);
-                self.pc
-            }
+            Ok(None) => X::Reg::from_u64(pcu.wrapping_add(op.len as u64)),
+            Ok(Some(target)) => target,
+            Err(e) => self.raise(e, pcu, op.len),
         }
     }
 
@@ -751,11 +919,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 break;
             };
             let op = decode(raw, X::XLEN);
-            blk.ops[cnt] = BlockOp {
-                op,
-                raw,
-                off: off as u16,
-            };
+            blk.ops[cnt] = BlockOp::new(op, raw, (pc & 0xfff) as usize + off);
             cnt += 1;
             off += op.len as usize;
             if ends_block(op.k) {
@@ -764,6 +928,22 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
         blk.pc = pc;
         blk.n = cnt as u32;
+        blk.end = ((pc & 0xfff) as usize + off) as u32;
+        let bytes = if cnt == 0 {
+            0
+        } else {
+            blk.ops[cnt - 1].poff as usize + 4 - (pc & 0xfff) as usize
+        };
+        match self.ram.get(base..base.wrapping_add(bytes)) {
+            Some(src) if bytes <= CODE_MAX => {
+                blk.code[..bytes].copy_from_slice(src);
+                blk.bytes = bytes as u32;
+            }
+            _ => {
+                blk.pc = u64::MAX;
+                blk.n = 0;
+            }
+        }
     }
 
     #[inline(always)]
@@ -778,8 +958,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     }
 
     #[inline(always)]
-    fn execute(&mut self, op: Op, pc: u64, raw: u32) -> Result<X::Reg, Exc> {
-        let next = X::Reg::from_u64(pc.wrapping_add(op.len as u64));
+    fn execute(&mut self, op: Op, pc: u64, raw: u32) -> Result<Option<X::Reg>, Exc> {
         let a = rd_x!(self, op.rs1);
         let b = rd_x!(self, op.rs2);
         let imm = X::Reg::from_i64(op.imm as i64);
@@ -793,9 +972,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         macro_rules! branch {
             ($c:expr) => {{
                 return Ok(if $c {
-                    X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64))
+                    Some(X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64)))
                 } else {
-                    next
+                    None
                 });
             }};
         }
@@ -824,13 +1003,15 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Lui => alu!(imm),
             K::Auipc => alu!(X::Reg::from_u64(pc).add(imm)),
             K::Jal => {
-                self.wr(rd, next);
-                return Ok(X::Reg::from_u64(pc.wrapping_add(op.imm as i64 as u64)));
+                self.wr(rd, X::Reg::from_u64(pc.wrapping_add(op.len as u64)));
+                return Ok(Some(X::Reg::from_u64(
+                    pc.wrapping_add(op.imm as i64 as u64),
+                )));
             }
             K::Jalr => {
                 let t = a.add(imm).and(X::Reg::from_i64(-2));
-                self.wr(rd, next);
-                return Ok(t);
+                self.wr(rd, X::Reg::from_u64(pc.wrapping_add(op.len as u64)));
+                return Ok(Some(t));
             }
             K::Beq => branch!(a == b),
             K::Bne => branch!(a != b),
@@ -891,14 +1072,62 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Remw => w32!((au as u32).rem(bu as u32) as u64),
             K::Remuw => w32!((au as u32).remu(bu as u32) as u64),
             K::Fence | K::FenceI => {}
-            _ => return self.execute_system(op, pc, raw, next),
+            K::Illegal
+            | K::Ecall
+            | K::Ebreak
+            | K::Mret
+            | K::Sret
+            | K::Wfi
+            | K::SfenceVma
+            | K::Csrrw
+            | K::Csrrs
+            | K::Csrrc
+            | K::Csrrwi
+            | K::Csrrsi
+            | K::Csrrci
+            | K::LrW
+            | K::ScW
+            | K::AmoW
+            | K::LrD
+            | K::ScD
+            | K::AmoD
+            | K::Flw
+            | K::Fld
+            | K::Fsw
+            | K::Fsd
+            | K::Fp => {
+                let sys = SysOp {
+                    imm: op.imm,
+                    k: op.k,
+                    rd: op.rd,
+                    rs1: op.rs1,
+                    rs2: op.rs2,
+                };
+                return self.execute_system(sys, pc, raw);
+            }
         }
-        Ok(next)
+        Ok(None)
     }
 
     /// Everything outside the integer hot set: system, CSR, atomics, floating point.
+    /// Like [`Self::execute`]; an instruction that completes with a stop
+    /// request pending (a device write, an intercepted ECALL, WFI) returns
+    /// the [`END_BLOCK`] marker so the block ends right after it.
     #[inline(never)]
-    fn execute_system(&mut self, op: Op, pc: u64, raw: u32, next: X::Reg) -> Result<X::Reg, Exc> {
+    fn execute_system(&mut self, op: SysOp, pc: u64, raw: u32) -> Result<Option<X::Reg>, Exc> {
+        let r = self.execute_system_inner(op, pc, raw);
+        if let Ok(None) = r {
+            self.stop_check()?;
+        }
+        r
+    }
+
+    fn execute_system_inner(
+        &mut self,
+        op: SysOp,
+        pc: u64,
+        raw: u32,
+    ) -> Result<Option<X::Reg>, Exc> {
         let illegal = Exc::new(
             EXC_ILLEGAL,
             if raw & 3 == 3 {
@@ -915,7 +1144,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Ecall => {
                 if self.prv == PRV_S && self.sbi_intercept {
                     self.request_stop(Stop::SbiCall);
-                    return Ok(next);
+                    return Ok(None);
                 }
                 let cause = match self.prv {
                     PRV_U => EXC_ECALL_U,
@@ -942,7 +1171,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 self.c.mstatus = n;
                 self.prv = mpp;
                 self.after_xret();
-                return Ok(X::Reg::from_u64(self.c.mepc));
+                return Ok(Some(X::Reg::from_u64(self.c.mepc)));
             }
             K::Sret => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TSR != 0) {
@@ -958,7 +1187,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 self.c.mstatus = n;
                 self.prv = spp;
                 self.after_xret();
-                return Ok(X::Reg::from_u64(self.c.sepc));
+                return Ok(Some(X::Reg::from_u64(self.c.sepc)));
             }
             K::Wfi => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TW != 0) {
@@ -968,7 +1197,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     self.wfi = true;
                     self.request_stop(Stop::Wfi);
                 }
-                return Ok(next);
+                return Ok(None);
             }
             K::SfenceVma => {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TVM != 0) {
@@ -1129,7 +1358,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             _ => return Err(illegal),
         }
-        Ok(next)
+        Ok(None)
     }
 
     fn after_xret(&mut self) {
@@ -1541,6 +1770,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             blocks: new_blocks(Y::XLEN),
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
+            code_page: u64::MAX,
+            code_written: false,
             data_prv: self.data_prv,
             reservation: None,
             time: self.time,

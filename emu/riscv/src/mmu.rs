@@ -302,6 +302,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             return false;
         };
         if end <= self.ram.len() as u64 && !self.in_overlay(pa) {
+            if off & !0xfff == self.code_page {
+                self.code_written = true;
+            }
             let off = off as usize;
             self.ram[off..off + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
             return true;
@@ -380,7 +383,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             if !self.phys_write(pa, size as u8, v) {
                 return Err(Exc::new(EXC_STORE_ACCESS, va));
             }
-            return Ok(());
+            return self.stop_check();
         }
         let va2 = va.wrapping_add(first);
         let pa1 = self.xlate_checked(va, first, acc, prv)?;
@@ -395,7 +398,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 return Err(Exc::new(EXC_STORE_ACCESS, va));
             }
         }
-        Ok(())
+        self.stop_check()
     }
 
     /// Translates an atomic access (already checked aligned) to a physical address.
@@ -410,6 +413,40 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         Ok(pa)
     }
 
+    /// Fills the fetch TLB entry and the fetch cache for the page of `pc`
+    /// when a walk succeeds and the whole page is executable RAM; `false`
+    /// otherwise (the caller fetches the slow way, which raises any fault).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn fetch_fill(&mut self, pc: u64) -> bool {
+        let prv = self.prv;
+        let Ok((pa, sup)) = self.translate(pc, Access::Fetch, prv) else {
+            return false;
+        };
+        self.fetch_cache(pc, pa, sup, prv)
+    }
+
+    /// Caches the translation of the page of `pc` to `pa` for fetches at
+    /// `prv` when the whole page is RAM without overlays and PMP lets `prv` execute all of it.
+    fn fetch_cache(&mut self, pc: u64, pa: u64, sup: bool, prv: u8) -> bool {
+        let Some(page_off) = self.ram_page(pa) else {
+            return false;
+        };
+        if !self.pmp_ok(pa & !0xfff, 4096, Access::Fetch, prv) {
+            return false;
+        }
+        let vpn = pc >> 12;
+        let addend = page_off.wrapping_sub(pc & !0xfff);
+        let e = &mut self.tlb.sets[prv as usize & 3][Access::Fetch as usize]
+            [(vpn as usize) & (TLB_SIZE - 1)];
+        e.tag = vpn;
+        e.addend = addend;
+        self.tlb.has_superpage |= sup;
+        self.fetch_vpn = vpn;
+        self.fetch_addend = addend;
+        true
+    }
+
     /// Fetches the instruction at `pc` the slow way (TLB miss, page end, non-RAM).
     /// Fills the fetch cache when the page is cacheable.
     pub(crate) fn fetch_slow(&mut self, pc: u64) -> Result<u32, Exc> {
@@ -418,13 +455,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         if !self.pmp_ok(pa, 2, Access::Fetch, prv) {
             return Err(Exc::new(EXC_INSN_ACCESS, pc));
         }
-        if let Some(page_off) = self.ram_page(pa) {
-            if self.pmp_ok(pa & !0xfff, 4096, Access::Fetch, prv) {
-                self.fetch_vpn = pc >> 12;
-                self.fetch_addend = page_off.wrapping_sub(pc & !0xfff);
-                self.tlb.has_superpage |= sup;
-            }
-        }
+        self.fetch_cache(pc, pa, sup, prv);
         let lo = self.phys_read(pa, 2).ok_or(Exc::new(EXC_INSN_ACCESS, pc))? as u32;
         if lo & 3 != 3 {
             return Ok(lo);
