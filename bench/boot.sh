@@ -74,7 +74,7 @@ det = [l for l in err_d.splitlines() if "mark:" in l]
 qemu = ["qemu-system-riscv64", "-M", "virt", "-m", "256", "-smp", "1", "-display", "none",
         "-serial", "none", "-monitor", "none", "-no-reboot",
         "-bios", f"{images}/fw_jump.bin", "-kernel", f"{images}/Image",
-        "-initrd", f"{images}/initramfs.cpio", "-append", "console=hvc0 earlycon=sbi",
+        "-initrd", f"{images}/initramfs.cpio", "-append", "console=hvc0 earlycon=sbi quiet",
         "-chardev", "stdio,id=con,signal=off", "-device", "virtio-serial-device",
         "-device", "virtconsole,chardev=con", "-device", "virtio-rng-device"]
 try:
