@@ -11,6 +11,7 @@
 //! (update, commit, status, log, restore).
 
 pub mod chunk;
+pub mod client;
 pub mod crypto;
 pub mod engine;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod mem;
 pub mod remote;
 pub mod state;
 
+pub use client::{Client, HttpRemote, SignInError, Transport};
 pub use crypto::{BlobKind, KdfParams, MasterKey, PasswordKey, RepoKeys, MIN_ITERATIONS};
 pub use engine::{
     log, restore, status, sync, update, Conflict, ConflictReason, LogEntry, Observer, Progress,
