@@ -3,10 +3,11 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use vfsync_core::{
-    BlobId, HeadWrite, KdfParams, MasterKey, MemRemote, Remote, RemoteError, RepoKeys,
-    RevisionInfo, StoredHead,
+    BlobId, Client, HeadWrite, HttpRemote, KdfParams, MasterKey, MemRemote, Remote, RemoteError,
+    RepoKeys, RevisionInfo, SignInError, StoredHead, Transport,
 };
 
 use crate::HomeError;
@@ -65,6 +66,55 @@ impl<R: Remote> Remote for Shared<R> {
     }
 }
 
+/// A repository that fails with [`RemoteError::Unreachable`] while its switch is on (the
+/// in-memory server "stopped").
+pub struct Switched<R> {
+    inner: R,
+    down: Rc<Cell<bool>>,
+}
+
+impl<R> Switched<R> {
+    fn check(&self) -> Result<(), RemoteError> {
+        if self.down.get() {
+            return Err(RemoteError::Unreachable(
+                "in-memory server switched off".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Remote> Remote for Switched<R> {
+    async fn get_head(&self) -> Result<Option<StoredHead>, RemoteError> {
+        self.check()?;
+        self.inner.get_head().await
+    }
+    async fn put_head(&self, expected: u64, data: Vec<u8>) -> Result<HeadWrite, RemoteError> {
+        self.check()?;
+        self.inner.put_head(expected, data).await
+    }
+    async fn get_blob(&self, id: &BlobId) -> Result<Vec<u8>, RemoteError> {
+        self.check()?;
+        self.inner.get_blob(id).await
+    }
+    async fn put_blob(&self, id: &BlobId, data: Vec<u8>) -> Result<(), RemoteError> {
+        self.check()?;
+        self.inner.put_blob(id, data).await
+    }
+    async fn missing_blobs(&self, ids: &[BlobId]) -> Result<Vec<BlobId>, RemoteError> {
+        self.check()?;
+        self.inner.missing_blobs(ids).await
+    }
+    async fn revisions(&self) -> Result<Vec<RevisionInfo>, RemoteError> {
+        self.check()?;
+        self.inner.revisions().await
+    }
+    async fn get_revision(&self, version: u64) -> Result<Option<StoredHead>, RemoteError> {
+        self.check()?;
+        self.inner.get_revision(version).await
+    }
+}
+
 #[derive(Clone)]
 struct MemUser {
     kdf: KdfParams,
@@ -113,14 +163,15 @@ impl MemConnector {
         self.users.get(user).map(|u| u.remote.clone())
     }
 
-    /// Makes every later sign-in (of this connector and its clones) fail as if the server could not be reached.
+    /// Makes every later sign-in and every request of a signed-in home (of this connector and
+    /// its clones) fail as if the server could not be reached, until switched off.
     pub fn set_unreachable(&self, on: bool) {
         self.unreachable.set(on);
     }
 }
 
 impl Connector for MemConnector {
-    type Remote = Shared<MemRemote>;
+    type Remote = Switched<Shared<MemRemote>>;
 
     async fn connect(
         &self,
@@ -143,6 +194,81 @@ impl Connector for MemConnector {
                 vfsync_core::Error::WrongPassword => HomeError::WrongPassword,
                 e => HomeError::Sync(e),
             })?;
-        Ok((Shared(u.remote.clone()), mk.repo_keys(user, HOME_REPO)))
+        let remote = Switched {
+            inner: Shared(u.remote.clone()),
+            down: self.unreachable.clone(),
+        };
+        Ok((remote, mk.repo_keys(user, HOME_REPO)))
+    }
+}
+
+/// Signs users in on a vfsync server over HTTP, with vfsync-core's client ([`Client`]) and
+/// any [`Transport`]: `vfsync_core::client::ReqwestTransport` natively, a `fetch` transport in
+/// the browser. Sign-in fetches the user's kdf record, derives the password key (PBKDF2, in
+/// the host), logs in with its login secret and unwraps the master key of [`HOME_REPO`]; a
+/// user without a home repository (registered by another client) gets one.
+pub struct HttpConnector<T> {
+    transport: Arc<T>,
+    base: String,
+}
+
+impl<T> Clone for HttpConnector<T> {
+    fn clone(&self) -> Self {
+        HttpConnector {
+            transport: self.transport.clone(),
+            base: self.base.clone(),
+        }
+    }
+}
+
+impl<T: Transport> HttpConnector<T> {
+    /// Users of the server at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(transport: T, base: &str) -> Self {
+        HttpConnector {
+            transport: Arc::new(transport),
+            base: base.to_owned(),
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+impl From<SignInError> for HomeError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::UnknownUser(u) => HomeError::UnknownUser(u),
+            SignInError::WrongPassword => HomeError::WrongPassword,
+            SignInError::Remote(e) => e.into(),
+            SignInError::Core(e) => HomeError::Sync(e),
+            e @ SignInError::NoRepo { .. } => HomeError::Sync(vfsync_core::Error::Remote(
+                RemoteError::NotFound(e.to_string()),
+            )),
+        }
+    }
+}
+
+impl<T: Transport> Connector for HttpConnector<T> {
+    type Remote = HttpRemote<T>;
+
+    async fn connect(
+        &self,
+        user: &str,
+        password: &[u8],
+    ) -> Result<(Self::Remote, RepoKeys), HomeError> {
+        let mut client = Client::shared(self.transport.clone(), &self.base, user);
+        let (_, pk) = client.sign_in(password).await?;
+        match client.open_repo(&pk, HOME_REPO).await {
+            Err(SignInError::NoRepo { .. }) => {
+                let mk = MasterKey::generate()?;
+                client
+                    .create_repo(HOME_REPO, &pk.wrap(&mk, user, HOME_REPO)?)
+                    .await?;
+                Ok((client.repo(HOME_REPO), mk.repo_keys(user, HOME_REPO)))
+            }
+            r => Ok(r?),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! [`SyncHome`], the 9p file system, and [`HomeDriver`], which runs its network jobs.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::rc::Rc;
 
@@ -15,6 +15,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::connect::Connector;
 use crate::ctl::{self, Command, MAX_COMMAND};
+use crate::persist::{
+    self, chunk_key, chunk_prefix, meta_key, seal_chunks, seal_root, Content, NoPersist, Persist,
+    SnapEntry, SnapKind, Snapshot,
+};
 use crate::tree::{ns_to_ts, ts_to_ns, HomeTree};
 use crate::HomeError;
 
@@ -70,6 +74,7 @@ enum Job {
         force: bool,
     },
     Fetch(u64),
+    Save,
 }
 
 /// One open handle of the control file: the command bytes written so far and the reply.
@@ -107,6 +112,16 @@ pub(crate) struct Inner<R> {
     last_sync: Option<(i64, u64)>,
     last_error: Option<String>,
     pub config: HomeConfig,
+    /// Chunk ids in the local store of each file whose content is unchanged since it was saved.
+    persisted_files: HashMap<u64, Vec<BlobId>>,
+    /// Files whose content changed while a save was running.
+    changed_during_save: HashSet<u64>,
+    /// Chunks known to be in the local store (None: not listed yet).
+    stored_chunks: Option<HashSet<BlobId>>,
+    saving: bool,
+    /// Something changed since the last save to the local store.
+    save_dirty: bool,
+    save_queued: bool,
 }
 
 impl<R> Inner<R> {
@@ -116,6 +131,16 @@ impl<R> Inner<R> {
 
     fn touch(&mut self) {
         self.changed_at = Some((self.config.clock)());
+        self.save_dirty = true;
+    }
+
+    /// The content of `ino` changed (its saved chunks no longer describe it).
+    fn content_changed(&mut self, ino: u64) {
+        self.persisted_files.remove(&ino);
+        if self.saving {
+            self.changed_during_save.insert(ino);
+        }
+        self.touch();
     }
 
     fn reply(&mut self, handle: u64, text: String) {
@@ -232,7 +257,12 @@ impl<R> Inner<R> {
         self.fetch_failed.clear();
         self.fetching.clear();
         self.jobs
-            .retain(|j| !matches!(j, Job::Fetch(_) | Job::Sync { handle: None }));
+            .retain(|j| !matches!(j, Job::Fetch(_) | Job::Sync { handle: None } | Job::Save));
+        self.persisted_files.clear();
+        self.changed_during_save.clear();
+        self.stored_chunks = None;
+        self.save_dirty = false;
+        self.save_queued = false;
         self.state = None;
         self.changed_at = None;
         self.last_sync = None;
@@ -294,8 +324,8 @@ pub struct SyncHome<C: Connector> {
 
 /// An open file of the home.
 pub enum HomeFile {
-    /// A file or directory of the tree.
-    Mem(MemFile),
+    /// A file or directory of the tree, and its node.
+    Mem(MemFile, u64),
     /// A handle of the control file.
     Ctl(u64),
 }
@@ -303,16 +333,18 @@ pub enum HomeFile {
 /// Runs the home's network jobs (sign-in, downloads, sync, sign-out). The host polls
 /// [`HomeDriver::run`] whenever [`HomeDriver::has_work`] says so, then calls the 9p server's
 /// `poll()`; it calls [`HomeDriver::tick`] every second or so for the automatic sync.
-pub struct HomeDriver<C: Connector> {
+pub struct HomeDriver<C: Connector, P: Persist = NoPersist> {
     inner: Rc<RefCell<Inner<C::Remote>>>,
     connector: Rc<C>,
+    persist: Rc<P>,
 }
 
-impl<C: Connector> Clone for HomeDriver<C> {
+impl<C: Connector, P: Persist> Clone for HomeDriver<C, P> {
     fn clone(&self) -> Self {
         HomeDriver {
             inner: self.inner.clone(),
             connector: self.connector.clone(),
+            persist: self.persist.clone(),
         }
     }
 }
@@ -320,8 +352,19 @@ impl<C: Connector> Clone for HomeDriver<C> {
 const ROOT_OWNER: Owner = Owner { uid: 0, gid: 0 };
 
 impl<C: Connector> SyncHome<C> {
-    /// A signed-out home and its driver.
+    /// A signed-out home and its driver, without local persistence.
     pub fn new(connector: C, config: HomeConfig) -> (SyncHome<C>, HomeDriver<C>) {
+        Self::with_persist(connector, NoPersist, config)
+    }
+
+    /// A signed-out home and its driver, which keeps each signed-in user's home (unsynced
+    /// changes, fetched contents, the engine state) in `persist`, sealed with the user's keys,
+    /// and finds it again at the next sign-in of that user (see [`crate::persist`]).
+    pub fn with_persist<P: Persist>(
+        connector: C,
+        persist: P,
+        config: HomeConfig,
+    ) -> (SyncHome<C>, HomeDriver<C, P>) {
         let mut fs = MemFs::with_capacity(config.capacity);
         let clock = config.clock;
         fs.set_clock(move || ns_to_ts(clock()));
@@ -358,10 +401,17 @@ impl<C: Connector> SyncHome<C> {
             last_sync: None,
             last_error: None,
             config,
+            persisted_files: HashMap::new(),
+            changed_during_save: HashSet::new(),
+            stored_chunks: None,
+            saving: false,
+            save_dirty: false,
+            save_queued: false,
         }));
         let driver = HomeDriver {
             inner: inner.clone(),
             connector: Rc::new(connector),
+            persist: Rc::new(persist),
         };
         (SyncHome { inner }, driver)
     }
@@ -417,7 +467,11 @@ impl<C: Connector> FileSystem for SyncHome<C> {
             }
         }
         inner.fs.setattr(node, set)?;
-        inner.touch();
+        if set.size.is_some() {
+            inner.content_changed(*node);
+        } else {
+            inner.touch();
+        }
         Ok(())
     }
 
@@ -434,15 +488,15 @@ impl<C: Connector> FileSystem for SyncHome<C> {
             // Replaced wholesale: no need to fetch the old content.
             let f = inner.fs.open(node, flags)?;
             inner.lazy.remove(node);
-            inner.touch();
-            return Ok(HomeFile::Mem(f));
+            inner.content_changed(*node);
+            return Ok(HomeFile::Mem(f, *node));
         }
         inner.ensure_fetched(*node)?;
         let f = inner.fs.open(node, flags)?;
         if writes && flags & open_flags::O_TRUNC != 0 {
-            inner.touch();
+            inner.content_changed(*node);
         }
-        Ok(HomeFile::Mem(f))
+        Ok(HomeFile::Mem(f, *node))
     }
 
     fn create(
@@ -458,14 +512,14 @@ impl<C: Connector> FileSystem for SyncHome<C> {
             return Err(Errno::EACCES.into());
         }
         let (n, f) = inner.fs.create(dir, name, flags, mode, owner)?;
-        inner.touch();
-        Ok((n, HomeFile::Mem(f)))
+        inner.content_changed(n);
+        Ok((n, HomeFile::Mem(f, n)))
     }
 
     fn read(&mut self, file: &mut HomeFile, offset: u64, buf: &mut [u8]) -> FsResult<usize> {
         let mut inner = self.inner.borrow_mut();
         match file {
-            HomeFile::Mem(f) => inner.fs.read(f, offset, buf),
+            HomeFile::Mem(f, _) => inner.fs.read(f, offset, buf),
             // The control file is a stream: replies are read from where the last read ended,
             // whatever the offset (the kernel's offset counts the command bytes written too).
             HomeFile::Ctl(h) => {
@@ -485,9 +539,9 @@ impl<C: Connector> FileSystem for SyncHome<C> {
     fn write(&mut self, file: &mut HomeFile, offset: u64, data: &[u8]) -> FsResult<usize> {
         let mut inner = self.inner.borrow_mut();
         match file {
-            HomeFile::Mem(f) => {
+            HomeFile::Mem(f, node) => {
                 let n = inner.fs.write(f, offset, data)?;
-                inner.touch();
+                inner.content_changed(*node);
                 Ok(n)
             }
             HomeFile::Ctl(h) => {
@@ -510,14 +564,14 @@ impl<C: Connector> FileSystem for SyncHome<C> {
 
     fn readdir(&mut self, dir: &mut HomeFile, cookie: u64, max: usize) -> FsResult<Vec<DirEntry>> {
         match dir {
-            HomeFile::Mem(f) => self.inner.borrow_mut().fs.readdir(f, cookie, max),
+            HomeFile::Mem(f, _) => self.inner.borrow_mut().fs.readdir(f, cookie, max),
             HomeFile::Ctl(_) => Err(Errno::ENOTDIR.into()),
         }
     }
 
     fn fsync(&mut self, file: &mut HomeFile, datasync: bool) -> FsResult<()> {
         match file {
-            HomeFile::Mem(f) => self.inner.borrow_mut().fs.fsync(f, datasync),
+            HomeFile::Mem(f, _) => self.inner.borrow_mut().fs.fsync(f, datasync),
             HomeFile::Ctl(_) => Ok(()),
         }
     }
@@ -525,7 +579,7 @@ impl<C: Connector> FileSystem for SyncHome<C> {
     fn release(&mut self, file: HomeFile) {
         let mut inner = self.inner.borrow_mut();
         match file {
-            HomeFile::Mem(f) => inner.fs.release(f),
+            HomeFile::Mem(f, _) => inner.fs.release(f),
             HomeFile::Ctl(h) => {
                 inner.handles.remove(&h);
             }
@@ -595,7 +649,7 @@ impl<C: Connector> FileSystem for SyncHome<C> {
         let node = inner.fs.lookup(dir, name)?;
         inner.fs.unlink(dir, name, flags)?;
         inner.lazy.remove(&node);
-        inner.touch();
+        inner.content_changed(node);
         Ok(())
     }
 
@@ -797,14 +851,16 @@ fn report_text(r: &vfsync_core::SyncReport) -> String {
     s
 }
 
-impl<C: Connector> HomeDriver<C> {
+impl<C: Connector, P: Persist> HomeDriver<C, P> {
     /// Whether jobs are queued (the host should poll [`HomeDriver::run`]).
     pub fn has_work(&self) -> bool {
         !self.inner.borrow().jobs.is_empty()
     }
 
     /// Queues the automatic sync when the guest changed the home and then left it alone for
-    /// the settle time. Returns whether it queued one.
+    /// the settle time, and (with persistence) a save to the local store when anything
+    /// changed since the last one. Returns whether it queued a job. Call it about once a
+    /// second.
     pub fn tick(&self) -> bool {
         let mut inner = self.inner.borrow_mut();
         let now = (inner.config.clock)();
@@ -817,7 +873,32 @@ impl<C: Connector> HomeDriver<C> {
             inner.sync_queued = true;
             inner.jobs.push_back(Job::Sync { handle: None });
         }
-        due
+        let save = self.persist.enabled()
+            && inner.login.is_some()
+            && inner.save_dirty
+            && !inner.save_queued;
+        if save {
+            inner.save_queued = true;
+            inner.jobs.push_back(Job::Save);
+        }
+        due || save
+    }
+
+    /// Queues a sync of the signed-in home now (e.g. when the page is about to close); a
+    /// no-op when signed out or when one is queued already. Returns whether it queued one.
+    pub fn sync_now(&self) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        if inner.login.is_none() || inner.sync_queued {
+            return false;
+        }
+        inner.sync_queued = true;
+        inner.jobs.push_back(Job::Sync { handle: None });
+        true
+    }
+
+    /// Whether the signed-in home has changes the server has not seen.
+    pub fn pending(&self) -> bool {
+        self.inner.borrow().changed_at.is_some()
     }
 
     /// Runs the queued jobs, one after the other, until none is left. Never holds a borrow of
@@ -851,31 +932,70 @@ impl<C: Connector> HomeDriver<C> {
                     }
                 }
                 Job::Logout { handle, force } => {
-                    let res = if force {
-                        Ok(None)
-                    } else {
-                        self.sync().await.map(Some)
-                    };
-                    let mut inner = self.inner.borrow_mut();
-                    let text = match (res, inner.login.as_ref()) {
-                        (_, None) => format!("error: {}\n", HomeError::NotSignedIn),
-                        (Err(e), Some(_)) => format!(
-                            "error: {e} (still signed in; `vflogout -f` signs out and discards unsynced changes)\n"
-                        ),
-                        (Ok(r), Some(l)) => {
-                            let mut t = format!("ok: signed out {}\n", l.user);
-                            if let Some(r) = r {
-                                t.push_str(&report_text(&r));
-                            }
-                            inner.forget();
-                            t
-                        }
-                    };
-                    inner.reply(handle, text);
+                    let text = self.logout(force).await;
+                    self.inner.borrow_mut().reply(handle, text);
                 }
                 Job::Fetch(ino) => self.fetch(ino).await,
+                Job::Save => {
+                    self.inner.borrow_mut().save_queued = false;
+                    let res = self.save().await;
+                    let mut inner = self.inner.borrow_mut();
+                    match res {
+                        Err(e) => inner.last_error = Some(e.to_string()),
+                        Ok(()) => {
+                            if inner
+                                .last_error
+                                .as_deref()
+                                .is_some_and(|e| e.starts_with("local storage: "))
+                            {
+                                inner.last_error = None;
+                            }
+                        }
+                    }
+                }
             }
         }
+    }
+
+    async fn logout(&self, force: bool) -> String {
+        let res = if force {
+            Ok(None)
+        } else {
+            self.sync().await.map(Some)
+        };
+        let user = self.inner.borrow().login.as_ref().map(|l| l.user.clone());
+        let Some(user) = user else {
+            return format!("error: {}\n", HomeError::NotSignedIn);
+        };
+        let r = match res {
+            Err(e) => {
+                return format!(
+                    "error: {e} (still signed in; `vflogout -f` signs out and discards unsynced changes)\n"
+                )
+            }
+            Ok(r) => r,
+        };
+        if self.persist.enabled() {
+            // Keep the synced home for the next sign-in; a forced sign-out discards it (its
+            // unsynced changes must not come back).
+            let kept = if force {
+                persist::forget(&*self.persist, &user).await
+            } else {
+                self.save().await
+            };
+            if let Err(e) = kept {
+                // Signing out still happens: the server has everything (or the user asked to
+                // discard it).
+                self.inner.borrow_mut().last_error = Some(e.to_string());
+            }
+        }
+        let mut inner = self.inner.borrow_mut();
+        let mut t = format!("ok: signed out {user}\n");
+        if let Some(r) = r {
+            t.push_str(&report_text(&r));
+        }
+        inner.forget();
+        t
     }
 
     async fn login(&self, user: &str, password: &[u8]) -> Result<(), HomeError> {
@@ -883,29 +1003,190 @@ impl<C: Connector> HomeDriver<C> {
             return Err(HomeError::AlreadySignedIn(l.user.clone()));
         }
         let (remote, keys) = self.connector.connect(user, password).await?;
-        let (version, manifest) = fetch_manifest(&remote, &keys).await?;
-        let mut inner = self.inner.borrow_mut();
-        if let Some(l) = &inner.login {
-            return Err(HomeError::AlreadySignedIn(l.user.clone()));
+        let saved = if self.persist.enabled() {
+            match self.load_saved(&keys, user).await {
+                Ok(s) => s,
+                Err(e) => {
+                    // Unreadable: start from the server (the store is rewritten at the next
+                    // save) and say so in `status`.
+                    self.inner.borrow_mut().last_error = Some(e.to_string());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let restored = saved.is_some();
+        let fresh = match saved {
+            Some(_) => None,
+            None => Some(fetch_manifest(&remote, &keys).await?),
+        };
+        {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(l) = &inner.login {
+                return Err(HomeError::AlreadySignedIn(l.user.clone()));
+            }
+            let built = match (&saved, &fresh) {
+                (Some((snap, contents)), _) => restore_tree(&mut inner, user, snap, contents),
+                (None, Some((version, manifest))) => {
+                    build_tree(&mut inner, user, *version, manifest)
+                }
+                (None, None) => unreachable!("either saved or fetched"),
+            };
+            let home = match built {
+                Ok(h) => h,
+                Err(e) => {
+                    let root = inner.root;
+                    remove_tree(&mut inner.fs, root, user.as_bytes());
+                    inner.lazy.clear();
+                    inner.persisted_files.clear();
+                    inner.state = None;
+                    return Err(HomeError::Local(errno(e)));
+                }
+            };
+            inner.login = Some(crate::home::Login {
+                user: user.to_owned(),
+                home,
+                remote: Rc::new(remote),
+                keys: Rc::new(keys),
+            });
+            let now = (inner.config.clock)();
+            match (&saved, &fresh) {
+                (Some((snap, _)), _) => {
+                    inner.changed_at = snap.pending.then_some(now);
+                    inner.save_dirty = false;
+                }
+                (_, Some((version, _))) => {
+                    inner.last_sync = Some((now, *version));
+                    inner.changed_at = None;
+                    inner.save_dirty = true;
+                }
+                _ => {}
+            }
         }
-        let home = match build_tree(&mut inner, user, version, &manifest) {
-            Ok(h) => h,
-            Err(e) => {
-                let root = inner.root;
-                remove_tree(&mut inner.fs, root, user.as_bytes());
-                inner.lazy.clear();
-                inner.state = None;
-                return Err(HomeError::Local(errno(e)));
+        if restored {
+            // Bring the saved home up to date with the server and send what was not synced;
+            // if the server fails now, the changes stay pending (and saved).
+            let _ = self.sync().await;
+        }
+        Ok(())
+    }
+
+    /// The saved home of `user`: the snapshot and the contents of its local files.
+    async fn load_saved(
+        &self,
+        keys: &RepoKeys,
+        user: &str,
+    ) -> Result<Option<(Snapshot, HashMap<String, (Vec<BlobId>, Vec<u8>)>)>, HomeError> {
+        let Some((snap, _)) = persist::load(&*self.persist, keys, user).await? else {
+            return Ok(None);
+        };
+        if snap.state.is_none() {
+            return Ok(None);
+        }
+        let mut contents = HashMap::new();
+        for e in &snap.entries {
+            if let SnapKind::File {
+                size,
+                content: Content::Local(ids),
+            } = &e.kind
+            {
+                let data = persist::read_chunks(&*self.persist, keys, user, ids, *size).await?;
+                if data.len() as u64 != *size {
+                    return Err(HomeError::Persist(format!(
+                        "local copy unreadable: {} has {} bytes, the record says {size}",
+                        e.path,
+                        data.len()
+                    )));
+                }
+                contents.insert(e.path.clone(), (ids.clone(), data));
+            }
+        }
+        Ok(Some((snap, contents)))
+    }
+
+    /// Saves the signed-in home to the local store: new chunks, then the root record, then
+    /// removes chunks nothing refers to any more.
+    async fn save(&self) -> Result<(), HomeError> {
+        let (user, keys, root, new_chunks, new_files, referenced) = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(l) = &inner.login else {
+                return Ok(());
+            };
+            let (user, keys, home) = (l.user.clone(), l.keys.clone(), l.home);
+            inner.saving = true;
+            inner.changed_during_save.clear();
+            inner.save_dirty = false;
+            let snap = snapshot(&mut inner, &keys, home);
+            match snap {
+                Ok((root, new_chunks, new_files, referenced)) => {
+                    (user, keys, root, new_chunks, new_files, referenced)
+                }
+                Err(e) => {
+                    inner.saving = false;
+                    inner.save_dirty = true;
+                    return Err(e);
+                }
             }
         };
-        inner.login = Some(crate::home::Login {
-            user: user.to_owned(),
-            home,
-            remote: Rc::new(remote),
-            keys: Rc::new(keys),
-        });
-        inner.last_sync = Some(((inner.config.clock)(), version));
-        inner.changed_at = None;
+        let _ = keys;
+        let res = self
+            .write_snapshot(&user, root, new_chunks, &referenced)
+            .await;
+        let mut inner = self.inner.borrow_mut();
+        inner.saving = false;
+        let changed = std::mem::take(&mut inner.changed_during_save);
+        match res {
+            Ok(()) => {
+                for (ino, ids) in new_files {
+                    if !changed.contains(&ino) {
+                        inner.persisted_files.insert(ino, ids);
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                inner.save_dirty = true;
+                inner.stored_chunks = None;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_snapshot(
+        &self,
+        user: &str,
+        root: Vec<u8>,
+        new_chunks: Vec<(BlobId, Vec<u8>)>,
+        referenced: &HashSet<BlobId>,
+    ) -> Result<(), HomeError> {
+        let known = self.inner.borrow_mut().stored_chunks.take();
+        let mut stored = match known {
+            Some(s) => s,
+            None => {
+                let prefix = chunk_prefix(user);
+                self.persist
+                    .keys(&prefix)
+                    .await?
+                    .iter()
+                    .filter_map(|k| k.strip_prefix(&prefix)?.parse::<BlobId>().ok())
+                    .collect()
+            }
+        };
+        for (id, data) in new_chunks {
+            if stored.contains(&id) {
+                continue;
+            }
+            self.persist.put(&chunk_key(user, &id), data).await?;
+            stored.insert(id);
+        }
+        self.persist.put(&meta_key(user), root).await?;
+        let unused: Vec<BlobId> = stored.difference(referenced).copied().collect();
+        for id in unused {
+            self.persist.delete(&chunk_key(user, &id)).await?;
+            stored.remove(&id);
+        }
+        self.inner.borrow_mut().stored_chunks = Some(stored);
         Ok(())
     }
 
@@ -913,6 +1194,11 @@ impl<C: Connector> HomeDriver<C> {
         let (tree, changed) = {
             let mut inner = self.inner.borrow_mut();
             inner.sync_queued = false;
+            let Some(l) = &inner.login else {
+                return Err(HomeError::NotSignedIn);
+            };
+            let home = l.home;
+            vouch_for_lazy_files(&mut inner, home);
             let Some(l) = &inner.login else {
                 return Err(HomeError::NotSignedIn);
             };
@@ -935,6 +1221,8 @@ impl<C: Connector> HomeDriver<C> {
         )
         .await;
         let mut inner = self.inner.borrow_mut();
+        // The engine state changed (and maybe the tree), even when it failed half-way.
+        inner.save_dirty = true;
         match res {
             Ok(r) => {
                 if inner.changed_at == changed {
@@ -997,12 +1285,278 @@ impl<C: Connector> HomeDriver<C> {
         match stored {
             Ok(()) => {
                 inner.lazy.remove(&ino);
+                // Fetched content is kept in the local store too (not a guest change).
+                inner.persisted_files.remove(&ino);
+                inner.save_dirty = true;
             }
             Err(e) => {
                 inner.fetch_failed.insert(ino, e);
             }
         }
     }
+}
+
+/// Puts every file not fetched yet into the engine's hash cache with its manifest blobs: its
+/// content is by definition what the server has, so the engine never needs to download it
+/// to hash it (it would otherwise for a file whose mtime was too recent to be cached).
+fn vouch_for_lazy_files<R>(inner: &mut Inner<R>, home: u64) {
+    if inner.lazy.is_empty() {
+        return;
+    }
+    let Some(Ok((mut state, base))) = inner.state.as_deref().map(State::decode) else {
+        return;
+    };
+    let mut stack = vec![(String::new(), home, 0usize)];
+    let mut left = inner.lazy.len();
+    while let Some((prefix, dir, depth)) = stack.pop() {
+        for name in list_names(&mut inner.fs, dir) {
+            let Ok(name) = String::from_utf8(name) else {
+                continue;
+            };
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(node) = inner
+                .fs
+                .lookup(&dir, path.rsplit('/').next().unwrap_or("").as_bytes())
+            else {
+                continue;
+            };
+            let Ok(a) = inner.fs.getattr(&node) else {
+                continue;
+            };
+            if a.mode & vf_devices::p9::mode::S_IFMT == vf_devices::p9::mode::S_IFDIR {
+                if depth < 256 {
+                    stack.push((path, node, depth + 1));
+                }
+            } else if let Some(l) = inner.lazy.get(&node) {
+                state.cache.insert(
+                    path,
+                    CacheEntry {
+                        size: l.size,
+                        mtime: ts_to_ns(a.mtime),
+                        mode: a.mode & vf_devices::p9::mode::PERM,
+                        blobs: l.blobs.clone(),
+                    },
+                );
+                left -= 1;
+                if left == 0 {
+                    inner.state = Some(state.encode(&base));
+                    return;
+                }
+            }
+        }
+    }
+    inner.state = Some(state.encode(&base));
+}
+
+/// The tree of the signed-in home as a snapshot: the sealed root record, the sealed chunks
+/// not known to be stored, the chunk ids of files sealed now, and every chunk the snapshot
+/// refers to.
+#[allow(clippy::type_complexity)]
+fn snapshot<R>(
+    inner: &mut Inner<R>,
+    keys: &RepoKeys,
+    home: u64,
+) -> Result<
+    (
+        Vec<u8>,
+        Vec<(BlobId, Vec<u8>)>,
+        Vec<(u64, Vec<BlobId>)>,
+        HashSet<BlobId>,
+    ),
+    HomeError,
+> {
+    let mut entries = Vec::new();
+    let mut new_chunks = Vec::new();
+    let mut new_files = Vec::new();
+    let mut referenced = HashSet::new();
+    let mut stack = vec![(String::new(), home, 0usize)];
+    while let Some((prefix, dir, depth)) = stack.pop() {
+        for name in list_names(&mut inner.fs, dir) {
+            let Ok(name) = String::from_utf8(name) else {
+                continue; // not representable in a manifest: stays local
+            };
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let node = inner.fs.lookup(&dir, name.as_bytes()).map_err(local)?;
+            let a = inner.fs.getattr(&node).map_err(local)?;
+            let kind = match a.mode & vf_devices::p9::mode::S_IFMT {
+                vf_devices::p9::mode::S_IFDIR => {
+                    if depth < 256 {
+                        stack.push((path.clone(), node, depth + 1));
+                    }
+                    SnapKind::Dir
+                }
+                vf_devices::p9::mode::S_IFLNK => {
+                    let t = inner.fs.readlink(&node).map_err(local)?;
+                    SnapKind::Symlink(String::from_utf8_lossy(&t).into_owned())
+                }
+                vf_devices::p9::mode::S_IFREG => {
+                    if let Some(l) = inner.lazy.get(&node) {
+                        SnapKind::File {
+                            size: l.size,
+                            content: Content::Server(l.blobs.clone()),
+                        }
+                    } else {
+                        let ids = match inner.persisted_files.get(&node) {
+                            Some(ids) => ids.clone(),
+                            None => {
+                                let data = read_node(&mut inner.fs, node, a.size)?;
+                                let (ids, sealed) = seal_chunks(keys, &data)?;
+                                new_chunks.extend(sealed);
+                                new_files.push((node, ids.clone()));
+                                ids
+                            }
+                        };
+                        referenced.extend(ids.iter().copied());
+                        SnapKind::File {
+                            size: a.size,
+                            content: Content::Local(ids),
+                        }
+                    }
+                }
+                _ => continue, // device nodes, fifos, sockets stay local
+            };
+            entries.push(SnapEntry {
+                path,
+                mode: a.mode & vf_devices::p9::mode::PERM,
+                mtime: ts_to_ns(a.mtime),
+                kind,
+            });
+        }
+    }
+    let tree = serde_json::to_vec(&entries).expect("the tree serializes");
+    let (tree_ids, sealed) = seal_chunks(keys, &tree)?;
+    new_chunks.extend(sealed);
+    referenced.extend(tree_ids.iter().copied());
+    let state_ids = match &inner.state {
+        Some(s) => {
+            let (ids, sealed) = seal_chunks(keys, s)?;
+            new_chunks.extend(sealed);
+            referenced.extend(ids.iter().copied());
+            Some(ids)
+        }
+        None => None,
+    };
+    let root = seal_root(keys, tree_ids, state_ids, inner.changed_at.is_some())?;
+    Ok((root, new_chunks, new_files, referenced))
+}
+
+fn local(e: FsError) -> HomeError {
+    HomeError::Local(errno(e))
+}
+
+/// The whole content of a file of the tree.
+fn read_node(fs: &mut MemFs, node: u64, size: u64) -> Result<Vec<u8>, HomeError> {
+    let mut f = fs.open(&node, open_flags::O_RDONLY).map_err(local)?;
+    let mut data = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let mut done = 0;
+    while done < data.len() {
+        match fs.read(&mut f, done as u64, &mut data[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) => {
+                fs.release(f);
+                return Err(local(e));
+            }
+        }
+    }
+    fs.release(f);
+    data.truncate(done);
+    Ok(data)
+}
+
+/// Builds `/USER` from a saved snapshot: local files get their saved content, the others stay
+/// lazy; the engine state is the saved one.
+fn restore_tree<R>(
+    inner: &mut Inner<R>,
+    user: &str,
+    snap: &Snapshot,
+    contents: &HashMap<String, (Vec<BlobId>, Vec<u8>)>,
+) -> FsResult<u64> {
+    let fs = &mut inner.fs;
+    fs.mkdir(&inner.root, user.as_bytes(), 0o755, ROOT_OWNER)?;
+    let home = fs.lookup(&inner.root, user.as_bytes())?;
+    let mut dirs: HashMap<&str, u64> = HashMap::new();
+    let mut dir_times = Vec::new();
+    for e in &snap.entries {
+        let (dir, name) = match e.path.rsplit_once('/') {
+            Some((p, n)) => (*dirs.get(p).ok_or(Errno::ENOENT)?, n),
+            None => (home, e.path.as_str()),
+        };
+        if name.is_empty() || name == "." || name == ".." {
+            return Err(Errno::EINVAL.into());
+        }
+        match &e.kind {
+            SnapKind::Dir => {
+                fs.mkdir(&dir, name.as_bytes(), e.mode & 0o7777, ROOT_OWNER)?;
+                let n = fs.lookup(&dir, name.as_bytes())?;
+                dirs.insert(&e.path, n);
+                dir_times.push((n, e.mtime));
+            }
+            SnapKind::Symlink(target) => {
+                fs.symlink(&dir, name.as_bytes(), target.as_bytes(), ROOT_OWNER)?;
+            }
+            SnapKind::File { size, content } => {
+                let (ino, mut f) = fs.create(
+                    &dir,
+                    name.as_bytes(),
+                    open_flags::O_WRONLY,
+                    e.mode & 0o7777,
+                    ROOT_OWNER,
+                )?;
+                let w = match content {
+                    Content::Local(_) => match contents.get(&e.path) {
+                        Some((ids, data)) => {
+                            inner.persisted_files.insert(ino, ids.clone());
+                            fs.write(&mut f, 0, data).map(|_| ())
+                        }
+                        None => Err(Errno::EIO.into()),
+                    },
+                    Content::Server(blobs) => {
+                        if *size > 0 {
+                            inner.lazy.insert(
+                                ino,
+                                Lazy {
+                                    size: *size,
+                                    blobs: blobs.clone(),
+                                },
+                            );
+                        }
+                        Ok(())
+                    }
+                };
+                fs.release(f);
+                w?;
+                fs.setattr(
+                    &ino,
+                    &SetAttr {
+                        mode: Some(e.mode & 0o7777),
+                        mtime: SetTime::At(ns_to_ts(e.mtime)),
+                        ..SetAttr::default()
+                    },
+                )?;
+            }
+        }
+    }
+    // Directory times last: creating their entries touched them.
+    for (n, mtime) in dir_times {
+        fs.setattr(
+            &n,
+            &SetAttr {
+                mtime: SetTime::At(ns_to_ts(mtime)),
+                ..SetAttr::default()
+            },
+        )?;
+    }
+    inner.state = snap.state.clone();
+    Ok(home)
 }
 
 /// The errno of a [`MemFs`] failure (it never defers).

@@ -16,11 +16,13 @@
 mod connect;
 mod ctl;
 mod home;
+pub mod persist;
 mod tree;
 
-pub use connect::{Connector, MemConnector, Shared, HOME_REPO};
+pub use connect::{Connector, HttpConnector, MemConnector, Shared, Switched, HOME_REPO};
 pub use ctl::{Command, MAX_COMMAND};
 pub use home::{HomeConfig, HomeDriver, HomeFile, SyncHome};
+pub use persist::{MemPersist, NoPersist, Persist, PersistError};
 pub use tree::HomeTree;
 
 /// Everything that can go wrong in the home; messages are one line, shown to the guest's user
@@ -48,6 +50,9 @@ pub enum HomeError {
     /// The local tree refused an operation while building the home.
     #[error("local file system: {0}")]
     Local(vf_devices::p9::Errno),
+    /// The host's local store failed, or what it holds does not open.
+    #[error("local storage: {0}")]
+    Persist(String),
     /// vfsync-core failed (format, crypto, transport, sync engine).
     #[error(transparent)]
     Sync(#[from] vfsync_core::Error),
