@@ -279,7 +279,7 @@ async fn boot(
     drop(probe);
     let time = vf_board::clock::TimeMode::Host(Box::new(PerfClock));
     // home: the synced home's 9p share (src/home/).
-    let home = crate::home::driver::device(&crate::home::driver::server(&config_url, None)?)?;
+    let home = crate::home::driver::device(&crate::home::driver::server(None)?)?; // the config's sync key: once cfg.vm lands
     let machine = crate::board::build(&cfg, images, WebEntropy, time, Some(home))?;
     let (cols, rows) = TERM_SIZE.with(|s| s.get()).unwrap_or((cols, rows));
     let guest = crate::board::BoardGuest::new(machine, cols, rows);

@@ -20,12 +20,13 @@ use std::rc::Rc;
 use vf_devices::p9::Config as P9Config;
 use vf_devices::virtio::p9::P9;
 use vf_devices::virtio::{VirtioMmio, VirtioTransport};
-use vfsync_home::{HomeConfig, HomeDriver, SyncHome};
+use vfsync_home::{HomeConfig, HomeDriver, HttpConnector, SyncHome};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::DedicatedWorkerGlobalScope;
 
-use super::fetch::FetchConnector;
+use super::fetch::{connector, FetchTransport};
+use super::idb::IdbPersist;
 use super::server::server_url;
 use super::shared::SharedHome;
 use super::status::{parse_status, SyncStatus};
@@ -37,9 +38,11 @@ const TIMER_MS: i32 = 250;
 /// Timer rounds per automatic-sync tick and status refresh (one second).
 const ROUNDS_PER_TICK: u32 = 4;
 
+type Conn = HttpConnector<FetchTransport>;
+
 struct WebHome {
-    home: SharedHome<FetchConnector>,
-    driver: HomeDriver<FetchConnector>,
+    home: SharedHome<Conn>,
+    driver: HomeDriver<Conn, IdbPersist>,
     server: String,
     running: Cell<bool>,
     wake: RefCell<Option<Box<dyn Fn()>>>,
@@ -61,14 +64,14 @@ pub fn request(r: HomeRequest) {
     }
 }
 
-/// The storage server for a boot of the config at `config_url` whose `sync` key is
-/// `config_sync` (see [`server_url`]); without the page's URL, the worker's own (same origin).
-pub fn server(config_url: &str, config_sync: Option<&str>) -> Result<String, String> {
+/// The storage server for a boot whose config's `sync` key is `config_sync` (see
+/// [`server_url`]); without the page's URL, the worker's own (same origin) stands in.
+pub fn server(config_sync: Option<&str>) -> Result<String, String> {
     let page = PAGE_URL
         .with(|p| p.borrow().clone())
         .unwrap_or_else(|| scope().location().href());
     let param = sync_param(&page);
-    server_url(&page, param.as_deref(), config_sync, Some(config_url)).map_err(|e| e.to_string())
+    server_url(&page, param.as_deref(), config_sync).map_err(|e| e.to_string())
 }
 
 fn current() -> Option<Rc<WebHome>> {
@@ -84,10 +87,12 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
-/// Builds the synced home for the storage server at `server` (its base URL) and returns its
-/// virtio-9p device (tag `home`). Replaces the home of an earlier boot.
+/// Builds the synced home for the storage server at `server` (its base URL), kept in
+/// IndexedDB across reloads ([`IdbPersist`]), and returns its virtio-9p device (tag `home`).
+/// Replaces the home of an earlier boot.
 pub fn device(server: &str) -> Result<Box<dyn VirtioTransport>, String> {
-    let (home, driver) = SyncHome::new(FetchConnector::new(server), HomeConfig::new(clock));
+    let (home, driver) =
+        SyncHome::with_persist(connector(server), IdbPersist::new(), HomeConfig::new(clock));
     let home = SharedHome::new(home);
     let dev = P9::new(home.clone(), P9Config::default(), HOME_TAG)
         .map_err(|e| format!("the home's 9p device: {e}"))?;
@@ -167,18 +172,7 @@ fn on_timer() {
 /// The page was hidden or is closing: sync now if signed in with changes pending.
 pub fn page_hidden() {
     let Some(web) = current() else { return };
-    let pending = web
-        .home
-        .status_text()
-        .ok()
-        .and_then(|t| parse_status(&web.server, &t).ok())
-        .is_some_and(|s| s.user.is_some() && s.pending);
-    if pending {
-        // The handle closes at once; the sync job runs on and its reply is dropped.
-        match web.home.command("sync\n") {
-            Ok(call) => drop(call),
-            Err(e) => web_sys::console::warn_1(&format!("home: cannot sync: {e}").into()),
-        }
+    if web.driver.pending() && web.driver.sync_now() {
         kick(&web);
     }
 }

@@ -1,14 +1,13 @@
 //! The browser's transport to the storage server: vfsync-core's HTTP client
-//! ([`vfsync_core::Client`]) over `fetch`, through gloo-net (the worker's global `fetch`), and
-//! the [`Connector`] that signs a user in with it.
-
-use std::sync::Arc;
+//! ([`vfsync_core::Client`]) over `fetch`, through gloo-net (the worker's global `fetch`).
+//! The home signs users in with it through [`vfsync_home::HttpConnector`]
+//! ([`connector`]).
 
 use gloo_net::http::{Method as FetchMethod, RequestBuilder};
 use js_sys::Uint8Array;
-use vfsync_core::client::{Method, Request, Response, SignInError};
-use vfsync_core::{Client, HttpRemote, RemoteError, RepoKeys, Transport};
-use vfsync_home::{Connector, HomeError, HOME_REPO};
+use vfsync_core::client::{Method, Request, Response};
+use vfsync_core::{RemoteError, Transport};
+use vfsync_home::HttpConnector;
 
 /// Sends the client's requests with `fetch`. Any HTTP answer is `Ok` (the client reads the
 /// status); no answer (refused, offline, CORS, cut short) is [`RemoteError::Unreachable`].
@@ -58,51 +57,8 @@ impl Transport for FetchTransport {
     }
 }
 
-/// Signs users in on the storage server at a base URL: the kdf record, the password key
-/// (PBKDF2, in the worker), the login, and the `home` repository's keys.
-pub struct FetchConnector {
-    server: String,
-    transport: Arc<FetchTransport>,
-}
-
-impl FetchConnector {
-    /// A connector for the server at `server` (its base URL).
-    pub fn new(server: &str) -> Self {
-        FetchConnector {
-            server: server.to_owned(),
-            #[allow(clippy::arc_with_non_send_sync)]
-            transport: Arc::new(FetchTransport),
-        }
-    }
-
-    /// The server's base URL.
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-}
-
-fn home_error(e: SignInError) -> HomeError {
-    match e {
-        SignInError::UnknownUser(u) => HomeError::UnknownUser(u),
-        SignInError::WrongPassword => HomeError::WrongPassword,
-        SignInError::NoRepo { user, repo } => HomeError::Sync(vfsync_core::Error::from(
-            RemoteError::NotFound(format!("user {user} has no repository {repo}")),
-        )),
-        SignInError::Remote(r) => r.into(),
-        SignInError::Core(c) => HomeError::Sync(c),
-    }
-}
-
-impl Connector for FetchConnector {
-    type Remote = HttpRemote<FetchTransport>;
-
-    async fn connect(
-        &self,
-        user: &str,
-        password: &[u8],
-    ) -> Result<(Self::Remote, RepoKeys), HomeError> {
-        let mut client = Client::shared(self.transport.clone(), &self.server, user);
-        let (_, pk) = client.sign_in(password).await.map_err(home_error)?;
-        client.open_repo(&pk, HOME_REPO).await.map_err(home_error)
-    }
+/// Signs users in on the storage server at `server` (its base URL) over `fetch`: the kdf
+/// record, the password key (PBKDF2, in the worker), the login, the `home` repository's keys.
+pub fn connector(server: &str) -> HttpConnector<FetchTransport> {
+    HttpConnector::new(FetchTransport, server)
 }

@@ -8,7 +8,8 @@
 //! | [`server`] | which storage server: `?sync=URL`, else the config's `sync`, else the page's origin | both |
 //! | [`status`] | the sync state shown on the page ([`status::SyncStatus`]) and its parser | both |
 //! | [`shared`] | the home shared by the 9p server and the worker ([`shared::SharedHome`]), control commands | both |
-//! | `fetch` | the `fetch` transport (gloo-net) and the connector that signs in | wasm32 |
+//! | `fetch` | the `fetch` transport (gloo-net) for vfsync-core's HTTP client | wasm32 |
+//! | `idb` | IndexedDB as the home's local store: unsynced changes survive a reload | wasm32 |
 //! | `driver` | the worker side: the 9p device, jobs, the 1 s tick, status messages | wasm32 |
 //! | `panel` | the page side: the `#sync-status` panel | wasm32 |
 //!
@@ -24,6 +25,8 @@ pub use status::SyncStatus;
 pub mod driver;
 #[cfg(target_arch = "wasm32")]
 pub mod fetch;
+#[cfg(target_arch = "wasm32")]
+pub mod idb;
 #[cfg(target_arch = "wasm32")]
 pub mod panel;
 

@@ -2,9 +2,9 @@
 //!
 //! In order: the page's `?sync=URL` parameter, the VM config's `sync` key, the page's own
 //! origin (the page is normally served by `vfsync-server --web dist`, which also answers the
-//! API). A relative value is resolved against the URL it came from (the page for `?sync=`, the
-//! config file for `sync`). The result is the server's base URL (`/api/v1/...` is appended to
-//! it), without a trailing `/`, query or fragment.
+//! API). A relative value is resolved against the page's URL (docs/vm-config.md, `sync`). The
+//! result is the server's base URL (`/api/v1/...` is appended to it), without a trailing `/`,
+//! query or fragment.
 
 use url::Url;
 
@@ -53,13 +53,11 @@ fn resolve(from: &'static str, value: &str, base: Option<&Url>) -> Result<String
 }
 
 /// The storage server's base URL. `page` is the page's URL, `param` the value of its `?sync=`
-/// parameter, `config` the config's `sync` value and `config_url` the config file's URL.
-/// Empty values count as absent.
+/// parameter, `config` the config's `sync` value. Empty values count as absent.
 pub fn server_url(
     page: &str,
     param: Option<&str>,
     config: Option<&str>,
-    config_url: Option<&str>,
 ) -> Result<String, ServerUrlError> {
     let page_url = Url::parse(page).map_err(|e| ServerUrlError::NotAUrl {
         from: "the page's URL",
@@ -76,12 +74,7 @@ pub fn server_url(
         return resolve("?sync", p, Some(&page_url));
     }
     if let Some(c) = config.filter(|s| !s.is_empty()) {
-        let base = config_url.and_then(|u| Url::parse(u).ok());
-        return resolve(
-            "the config's sync",
-            c,
-            Some(base.as_ref().unwrap_or(&page_url)),
-        );
+        return resolve("the config's sync", c, Some(&page_url));
     }
     let origin = page_url.origin().ascii_serialization();
     resolve("the page's origin", &origin, None)
@@ -96,39 +89,36 @@ mod tests {
     #[test]
     fn the_page_origin_by_default() {
         assert_eq!(
-            server_url(PAGE, None, None, None).unwrap(),
+            server_url(PAGE, None, None).unwrap(),
             "http://127.0.0.1:8080"
         );
         assert_eq!(
-            server_url("https://example.org/a/b/", Some(""), Some(""), None).unwrap(),
+            server_url("https://example.org/a/b/", Some(""), Some("")).unwrap(),
             "https://example.org"
         );
     }
 
     #[test]
     fn the_parameter_wins_then_the_config() {
-        let cfg = "http://127.0.0.1:8080/vm-configs/linux-rv64.json";
         assert_eq!(
-            server_url(
-                PAGE,
-                Some("https://s.example/v/?x=1"),
-                Some("http://c"),
-                Some(cfg)
-            )
-            .unwrap(),
+            server_url(PAGE, Some("https://s.example/v/?x=1"), Some("http://c")).unwrap(),
             "https://s.example/v"
         );
         assert_eq!(
-            server_url(PAGE, None, Some("http://c.example:99/"), Some(cfg)).unwrap(),
+            server_url(PAGE, None, Some("http://c.example:99/")).unwrap(),
             "http://c.example:99"
         );
-        // Relative: to the config file, and to the page for the parameter.
+        // Relative values are relative to the page.
         assert_eq!(
-            server_url(PAGE, None, Some("../store/"), Some(cfg)).unwrap(),
+            server_url(PAGE, None, Some("store/")).unwrap(),
             "http://127.0.0.1:8080/store"
         );
         assert_eq!(
-            server_url(PAGE, Some("/store"), None, None).unwrap(),
+            server_url(PAGE, None, Some("/")).unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            server_url(PAGE, Some("/store"), None).unwrap(),
             "http://127.0.0.1:8080/store"
         );
     }
@@ -136,25 +126,25 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         assert_eq!(
-            server_url(PAGE, Some("ftp://x/"), None, None),
+            server_url(PAGE, Some("ftp://x/"), None),
             Err(ServerUrlError::Scheme {
                 from: "?sync",
                 value: "ftp://x/".into()
             })
         );
         assert!(matches!(
-            server_url(PAGE, None, Some("http://[::1"), None),
+            server_url(PAGE, None, Some("http://[::1")),
             Err(ServerUrlError::NotAUrl {
                 from: "the config's sync",
                 ..
             })
         ));
         assert!(matches!(
-            server_url("not a url", None, None, None),
+            server_url("not a url", None, None),
             Err(ServerUrlError::NotAUrl { .. })
         ));
         assert!(matches!(
-            server_url("file:///tmp/index.html", None, None, None),
+            server_url("file:///tmp/index.html", None, None),
             Err(ServerUrlError::Scheme { .. })
         ));
     }
