@@ -130,7 +130,7 @@ usage() {
 
 case ${1:-} in
 --write)
-    [ $# -ge 2 ] && [ $# -le 3 ] || usage
+    if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
     case $2 in rv64 | rv32) ;; *) usage ;; esac
     if [ $# -eq 3 ] && [ ! -f "$3" ]; then
         echo "check-manifest: header file $3 does not exist" >&2

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2054 # commas inside QEMU option values
 # The reference boot of the guest images under QEMU's virt machine (Debian qemu-system-misc 7.2),
 # with the same devices our board has: OpenSBI fw_jump at 0x80000000, the kernel after it, the
 # console on virtio-console (hvc0), virtio-rng, and optionally virtio-blk and virtio-9p.
@@ -19,7 +20,7 @@ IMAGES=$GUEST_DIR/images
 mode=${1:-initramfs}
 CMDLINE="console=hvc0 earlycon=sbi"
 
-qemu=qemu-system-riscv64
+qemu="qemu-system-riscv64"
 args=(-M virt -m 256 -smp 1 -display none -serial none -monitor none -no-reboot
     -chardev stdio,id=con,signal=off
     -device virtio-serial-device -device virtconsole,chardev=con
@@ -39,7 +40,7 @@ disk)
         -device virtio-9p-device,fsdev=home,mount_tag=home)
     ;;
 rv32)
-    qemu=qemu-system-riscv32
+    qemu="qemu-system-riscv32"
     args+=(-cpu rv32 -bios "$GUEST_DIR/rv32/images/fw_jump-rv32.bin"
         -kernel "$IMAGES/Image-rv32" -initrd "$GUEST_DIR/rv32/images/initramfs.cpio"
         -append "$CMDLINE")

@@ -237,6 +237,7 @@ build_manifest() {
         echo "# vfsync rv32 guest userland. Written by guest/rv32/build.sh; checked by guest/check-manifest.sh."
         echo "# Paths are relative to guest/. debian-source lines: source package, version, sha256 of the .dsc (or of the tarball used)."
         for f in "musl $MUSL_DEB_VERSION" "busybox $BUSYBOX_DEB_VERSION"; do
+            # shellcheck disable=SC2086 # "package version": two words
             set -- $f
             dsc=$(dsc_of "$1" "$2")
             [ -f "$dsc" ] || die "$dsc missing (run the musl and busybox stages)"

@@ -1,7 +1,10 @@
-//! Boots the committed Linux 6.1 guest (guest/images) with `vfvm CONFIG.json`
-//! over pipes and drives its shell: once with the board's built-in SBI (with
-//! a scratch ext2 disk written through `--rw` and a 9p share, both checked
-//! from the host afterwards), once with OpenSBI's fw_jump.bin.
+//! Boots the committed Linux 6.1 guests (guest/images, guest/rv32/images)
+//! with `vfvm CONFIG.json` over pipes and drives their shells: rv64 with the
+//! board's built-in SBI and with OpenSBI's fw_jump.bin, rv64 from the ext2
+//! root, rv32; each with a scratch ext2 disk written through `--rw` and a 9p
+//! share (both checked from the host afterwards) or the committed configs;
+//! and each ends the way a user would (`poweroff`, `halt`, `reboot`, or
+//! leaving the shell), which must end vfvm with status 0.
 //!
 //! Every wait is bounded; a guard kills the child if a test fails. Time
 //! is deterministic (`--deterministic`), so runs do not depend on host speed.
