@@ -121,6 +121,15 @@ impl Vm {
         out
     }
 
+    /// Types `cmd` (poweroff, halt, reboot or exit), waits for init's
+    /// "Requesting system WHAT" and for vfvm to end with status 0.
+    fn end_with(&mut self, cmd: &str, what: &str) {
+        self.send(cmd);
+        self.expect(&format!("Requesting system {what}"));
+        let status = self.wait_exit();
+        assert_eq!(status.code(), Some(0), "{status:?}");
+    }
+
     fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -141,6 +150,13 @@ impl Drop for Vm {
 }
 
 const PROMPT: &str = " # ";
+
+/// A config of vm-configs/.
+fn committed_config(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../vm-configs")
+        .join(name)
+}
 
 fn write_config(dir: &Path, body: &str) -> PathBuf {
     let path = dir.join("vm.json");
@@ -255,10 +271,7 @@ fn builtin_sbi_boot_disk_and_share() {
     vm.run("date -u +%Y && time true", "real");
     s.use_from_guest(&mut vm);
     // Plain poweroff: busybox init (PID 1) gets SIGUSR2, runs rcK and powers off.
-    vm.send("poweroff");
-    vm.expect("Requesting system poweroff");
-    let status = vm.wait_exit();
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    vm.end_with("poweroff", "poweroff");
     s.check_from_host();
 }
 
@@ -276,10 +289,7 @@ fn rv32_disk_and_share() {
     vm.expect(PROMPT);
     vm.run("uname -m", "\r\nriscv32\r\n");
     s.use_from_guest(&mut vm);
-    vm.send("poweroff");
-    vm.expect("Requesting system poweroff");
-    let status = vm.wait_exit();
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    vm.end_with("poweroff", "poweroff");
     s.check_from_host();
 }
 
@@ -304,10 +314,7 @@ fn opensbi_boot() {
     // OpenSBI, not the board, answers the kernel's SBI calls.
     vm.run("dmesg | grep -i 'SBI implementation'", "ID=0x1 ");
     // halt: init halts the machine; Linux's machine_halt powers off through SBI SRST.
-    vm.send("halt");
-    vm.expect("Requesting system halt");
-    let status = vm.wait_exit();
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    vm.end_with("halt", "halt");
 }
 
 /// The committed disk config: no initramfs, the kernel mounts the ext2 root
@@ -316,7 +323,7 @@ fn opensbi_boot() {
 /// shell powers the machine off.
 #[test]
 fn disk_root_config() {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-configs/linux-rv64-disk.json");
+    let config = committed_config("linux-rv64-disk.json");
     let mut vm = Vm::start(&config, &[]);
     // The config's command line has `quiet`: no kernel messages, rcS's come first.
     vm.expect("9p share 'home' mounted on /home");
@@ -330,17 +337,14 @@ fn disk_root_config() {
     vm.run("echo $HOME; ls /home", "README.txt");
     // The vflogin commands and their shell functions are installed.
     vm.run("type vflogin; command -v vfsync", "/usr/bin/vfsync");
-    vm.send("exit");
-    vm.expect("Requesting system poweroff");
-    let status = vm.wait_exit();
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    vm.end_with("exit", "poweroff");
 }
 
 /// The committed rv32 config: the rv32 kernel with the board's built-in SBI
 /// (Debian has no rv32 OpenSBI) and the musl/busybox userland of guest/rv32.
 #[test]
 fn rv32_boot() {
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vm-configs/linux-rv32.json");
+    let config = committed_config("linux-rv32.json");
     let mut vm = Vm::start(&config, &[]);
     vm.expect("vfsync guest: Linux 6.1");
     vm.expect(PROMPT);
@@ -349,10 +353,7 @@ fn rv32_boot() {
     vm.run("grep -m1 isa /proc/cpuinfo", "rv32imafdc");
     vm.run("echo rv32 > /tmp/f && cat /tmp/f", "\r\nrv32\r\n");
     // reboot: the board reports the guest's reset request, and vfvm ends with status 0.
-    vm.send("reboot");
-    vm.expect("Requesting system reboot");
-    let status = vm.wait_exit();
-    assert_eq!(status.code(), Some(0), "{status:?}");
+    vm.end_with("reboot", "reboot");
 }
 
 #[test]
