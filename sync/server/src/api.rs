@@ -20,7 +20,6 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
-use tower::Layer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -715,11 +714,33 @@ fn api_routes(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON))
+        .layer(middleware::from_fn(early_body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
         .with_state(state)
+}
+
+/// Answers 413 at once when `Content-Length` announces more than the endpoint accepts, instead of
+/// waiting for a body that will be refused anyway.
+async fn early_body_limit(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let limit = if path.contains("/blobs/") && !path.ends_with("/blobs/missing") {
+        MAX_BLOB
+    } else {
+        MAX_JSON
+    };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+            .into_response();
+    }
+    next.run(req).await
 }
 
 /// The whole application: the API, the optional static page, CORS and request logging.
@@ -728,14 +749,16 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut app = Router::new().nest("/api/v1", api_routes(state));
     app = match web {
         Some(dir) => {
-            let no_cache = SetResponseHeaderLayer::overriding(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
-            );
-            // Only the static files get `no-cache`; the API keeps its own `Cache-Control`.
-            let index = no_cache.layer(ServeFile::new(dir.join("index.html")));
-            app.route_service("/u/{user}/{repo}", index)
-                .fallback_service(no_cache.layer(ServeDir::new(dir)))
+            // Everything outside the API: the page's files, with the headers of crate::web.
+            let index = ServeFile::new(dir.join("index.html"));
+            let web = Router::new()
+                .route_service("/u/{user}/{repo}", index)
+                .fallback_service(ServeDir::new(&dir))
+                .layer(middleware::from_fn_with_state(
+                    Arc::new(dir),
+                    crate::web::static_headers,
+                ));
+            app.fallback_service(web)
         }
         None => app.fallback(not_found),
     };

@@ -5,13 +5,14 @@
 //!
 //! Layers: [`names`] validates every name and id that reaches storage; [`store::Store`] is the one
 //! storage trait with an embedded and an S3 implementation; [`auth`] does secrets, sessions and
-//! invitations; [`api`] is the axum router.
+//! invitations; [`api`] is the axum router; [`web`] adds the page's headers to static files.
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod names;
 pub mod store;
+pub mod web;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

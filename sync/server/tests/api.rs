@@ -855,6 +855,58 @@ async fn bad_requests_get_clean_4xx() {
     assert_eq!(st, 404);
     let (st, v) = s.call(reqwest::Method::DELETE, head, Some(&t), None).await;
     assert_eq!((st, v["error"].as_str()), (405, Some("method not allowed")));
+    // A body announced far beyond the limit is refused before it is sent, and uploads need a
+    // token of the right user.
+    let blob = format!("/api/v1/users/alice/repos/home/blobs/{id}");
+    // (The server answers at once but may keep the connection for the body: read only the
+    // answer.)
+    let (st, body) = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(
+            format!(
+                "PUT {blob} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+                 Content-Length: 100000000000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut buf = Vec::new();
+        for _ in 0..100 {
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(30), c.read(&mut chunk))
+                .await
+                .expect("the server answered")
+                .unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            if n == 0 || String::from_utf8_lossy(&buf).ends_with('}') {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let status: u16 = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, text)
+    };
+    assert_eq!(st, 413, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+    let (st, body) = raw_request(
+        s.addr,
+        &format!(
+            "PUT {blob} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"
+        ),
+    )
+    .await;
+    assert_eq!(st, 401, "{body}");
+    let t2 = s.user_with_repo("mallory", 7).await;
+    let (st, v) = s
+        .put_bytes(
+            &format!("/users/alice/repos/home/blobs/{id}"),
+            &t2,
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!((st, v["error"].as_str()), (403, Some("forbidden")));
     // The server is still fine.
     assert_eq!(s.get("/health", None).await.0, 200);
     s.stop().await;
@@ -920,61 +972,132 @@ async fn static_page() {
         "<!doctype html><title>vfsync</title>",
     )
     .unwrap();
-    std::fs::write(web.path().join("app.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    std::fs::write(web.path().join("app.js"), "export {}").unwrap();
+    let wasm = b"\0asm\x01\0\0\0";
+    std::fs::write(web.path().join("vf-worker_bg.wasm"), wasm).unwrap();
+    std::fs::write(web.path().join("vf-page-adf6d124b1b46dda_bg.wasm"), wasm).unwrap();
+    std::fs::write(web.path().join("vf-page-adf6d124b1b46dda.js"), "export {}").unwrap();
+    std::fs::write(web.path().join("vf-worker.js"), "export {}").unwrap();
+    std::fs::create_dir(web.path().join("xterm")).unwrap();
+    std::fs::write(web.path().join("xterm/xterm.mjs"), "export {}").unwrap();
+    std::fs::write(web.path().join("page-9ba225172e274061.css"), "body{}").unwrap();
     let dir = web.path().to_owned();
     let s = TestServer::start(move |c| c.web_dir = Some(dir)).await;
     let root = format!("http://{}", s.addr);
+    let get = |p: &str, extra: Option<(&'static str, String)>| {
+        let mut r = s.http.get(format!("{root}{p}"));
+        if let Some((k, v)) = extra {
+            r = r.header(k, v);
+        }
+        async move { r.send().await.unwrap() }
+    };
+    let header = |r: &reqwest::Response, h: &str| {
+        r.headers()
+            .get(h)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
 
-    let resp = s.http.get(format!("{root}/app.wasm")).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "application/wasm");
-    assert_eq!(resp.headers()["cache-control"], "no-cache");
-    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-    let last_modified = resp.headers()["last-modified"].clone();
-    assert_eq!(&resp.bytes().await.unwrap()[..], b"\0asm\x01\0\0\0");
-    let resp = s
-        .http
-        .get(format!("{root}/app.wasm"))
-        .header("if-modified-since", last_modified)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 304, "revalidation");
-
-    for p in ["/", "/index.html", "/u/alice/home"] {
-        let resp = s.http.get(format!("{root}{p}")).send().await.unwrap();
+    // Content types and caching of each kind of file.
+    for (p, ctype, cache) in [
+        ("/vf-worker_bg.wasm", "application/wasm", "no-cache"),
+        (
+            "/vf-page-adf6d124b1b46dda_bg.wasm",
+            "application/wasm",
+            "public, max-age=31536000, immutable",
+        ),
+        (
+            "/vf-page-adf6d124b1b46dda.js",
+            "text/javascript",
+            "public, max-age=31536000, immutable",
+        ),
+        ("/vf-worker.js", "text/javascript", "no-cache"),
+        ("/xterm/xterm.mjs", "text/javascript", "no-cache"),
+        (
+            "/page-9ba225172e274061.css",
+            "text/css",
+            "public, max-age=31536000, immutable",
+        ),
+    ] {
+        let resp = get(p, None).await;
         assert_eq!(resp.status(), 200, "{p}");
-        assert!(
-            resp.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html"),
-            "{p}"
-        );
-        assert_eq!(resp.headers()["cache-control"], "no-cache", "{p}");
-        assert!(resp.text().await.unwrap().contains("vfsync"), "{p}");
+        assert!(header(&resp, "content-type").starts_with(ctype), "{p}");
+        assert_eq!(header(&resp, "cache-control"), cache, "{p}");
+        assert_eq!(header(&resp, "access-control-allow-origin"), "*", "{p}");
+        assert!(header(&resp, "etag").starts_with('"'), "{p}");
     }
-    let resp = s.http.get(format!("{root}/app.js")).send().await.unwrap();
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .contains("javascript"));
-    assert_eq!(
-        s.http
-            .get(format!("{root}/nothing.txt"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    let (st, _) = raw_request(
-        s.addr,
-        "GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    let resp = get("/vf-worker_bg.wasm", None).await;
+    let (etag, last_modified) = (header(&resp, "etag"), header(&resp, "last-modified"));
+    assert_eq!(&resp.bytes().await.unwrap()[..], wasm);
+
+    // Revalidation: by ETag, by date, and a stale ETag wins over a matching date.
+    let resp = get("/vf-worker_bg.wasm", Some(("if-none-match", etag.clone()))).await;
+    assert_eq!(resp.status(), 304, "ETag revalidation");
+    assert_eq!(header(&resp, "etag"), etag);
+    assert_eq!(header(&resp, "cache-control"), "no-cache");
+    let resp = get(
+        "/vf-worker_bg.wasm",
+        Some(("if-none-match", format!("W/{etag}"))),
     )
     .await;
-    assert!((400..500).contains(&st), "{st}");
+    assert_eq!(resp.status(), 304, "weak comparison");
+    let resp = get(
+        "/vf-worker_bg.wasm",
+        Some(("if-modified-since", last_modified.clone())),
+    )
+    .await;
+    assert_eq!(resp.status(), 304, "date revalidation");
+    let mut r = s.http.get(format!("{root}/vf-worker_bg.wasm"));
+    r = r
+        .header("if-none-match", "\"0-0\"")
+        .header("if-modified-since", last_modified);
+    let resp = r.send().await.unwrap();
+    assert_eq!(resp.status(), 200, "a stale ETag means the file is sent");
+    assert_eq!(&resp.bytes().await.unwrap()[..], wasm);
+    // A changed file gets a new ETag.
+    std::fs::write(web.path().join("vf-worker_bg.wasm"), b"\0asm\x01\0\0\0\0").unwrap();
+    let resp = get("/vf-worker_bg.wasm", Some(("if-none-match", etag.clone()))).await;
+    assert_eq!(resp.status(), 200, "changed");
+    assert_ne!(header(&resp, "etag"), etag);
+
+    // The page itself: always revalidated, also under the checkout URLs.
+    let mut index_tag = String::new();
+    for p in ["/", "/index.html", "/u/alice/home"] {
+        let resp = get(p, None).await;
+        assert_eq!(resp.status(), 200, "{p}");
+        assert!(
+            header(&resp, "content-type").starts_with("text/html"),
+            "{p}"
+        );
+        assert_eq!(header(&resp, "cache-control"), "no-cache", "{p}");
+        let tag = header(&resp, "etag");
+        assert!(
+            index_tag.is_empty() || tag == index_tag,
+            "{p}: one file, one ETag"
+        );
+        index_tag = tag;
+        assert!(resp.text().await.unwrap().contains("vfsync"), "{p}");
+        let resp = get(p, Some(("if-none-match", index_tag.clone()))).await;
+        assert_eq!(resp.status(), 304, "{p}");
+    }
+
+    // Missing files and path tricks: clean 4xx, nothing cached.
+    let resp = get("/nothing.txt", None).await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(header(&resp, "cache-control"), "no-store");
+    for p in [
+        "/../../etc/passwd",
+        "/xterm/../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/xterm/..%2f..%2fetc/passwd",
+    ] {
+        let (st, body) = raw_request(
+            s.addr,
+            &format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!((400..500).contains(&st), "{p}: {st}");
+        assert!(!body.contains("root:"), "{p}");
+    }
     // The API is still JSON.
     assert_eq!(s.get("/health", None).await.0, 200);
     assert_eq!(s.get("/nope", None).await.0, 404);
