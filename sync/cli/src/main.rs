@@ -1,6 +1,7 @@
 //! `vfsync`: synchronise a directory with a vfsync server, end-to-end encrypted.
 //! Usage is documented in docs/vfsync-cli.md; the format in docs/sync-format.md.
 
+mod agent;
 mod fs;
 mod http;
 
@@ -16,6 +17,7 @@ use vfsync_core::{
     ConflictReason, Error as CoreError, KdfParams, MasterKey, Observer, Progress, RemoteError,
     RepoKeys, SyncOptions, SyncReport, MIN_ITERATIONS,
 };
+use zeroize::Zeroizing;
 
 use crate::fs::{FsTree, PRIVATE};
 use crate::http::{Api, HttpRemote};
@@ -35,6 +37,10 @@ enum CliError {
     Usage(String),
     #[error("{what}: {err}")]
     Io { what: String, err: std::io::Error },
+    #[error("agent: {0}")]
+    Agent(#[from] agent::AgentError),
+    #[error("a password is needed and stdin is not a terminal: set VFSYNC_PASSWORD, use --password-file, or start `vfsync agent` and run once in a terminal")]
+    NoPassword,
 }
 
 impl From<RemoteError> for CliError {
@@ -97,6 +103,21 @@ enum Cmd {
     },
     /// Create another repository for the user (a fresh master key).
     Create { server: String, repo: String },
+    /// Start the key agent: commands then ask for the password once per session.
+    Agent {
+        /// Forget every key and exit after this long without a request (600, 90s, 10m, 2h).
+        #[arg(long, default_value = "10m")]
+        timeout: String,
+        /// Stop the running agent (it forgets every key).
+        #[arg(long, conflicts_with_all = ["status", "foreground"])]
+        stop: bool,
+        /// Show whether an agent runs, how many keys it holds and when it forgets them.
+        #[arg(long, conflicts_with = "foreground")]
+        status: bool,
+        /// Run in the foreground instead of in the background.
+        #[arg(long)]
+        foreground: bool,
+    },
 }
 
 /// `.vfsync/config.json`.
@@ -142,29 +163,38 @@ fn parse_checkout_url(url: &str) -> Result<(String, String, String)> {
     Ok((server.to_owned(), user.to_owned(), repo.to_owned()))
 }
 
-fn read_secret(file: Option<&Path>, env: &str, prompt: &str, confirm: bool) -> Result<String> {
+/// A password from `file`, the environment variable `env` or a prompt on the terminal (never when
+/// stdin is not a terminal: scripts get an error instead of a hang).
+fn read_secret(
+    file: Option<&Path>,
+    env: &str,
+    prompt: &str,
+    confirm: bool,
+) -> Result<Zeroizing<String>> {
     if let Some(f) = file {
-        let s = std::fs::read_to_string(f).map_err(|err| CliError::Io {
+        let s = Zeroizing::new(std::fs::read_to_string(f).map_err(|err| CliError::Io {
             what: format!("reading {}", f.display()),
             err,
-        })?;
-        return Ok(s.lines().next().unwrap_or("").to_owned());
+        })?);
+        return Ok(Zeroizing::new(s.lines().next().unwrap_or("").to_owned()));
     }
     if let Ok(p) = std::env::var(env) {
-        return Ok(p);
+        return Ok(Zeroizing::new(p));
     }
-    let p = rpassword::prompt_password(prompt).map_err(|err| CliError::Io {
-        what: "reading the password".into(),
-        err,
-    })?;
-    if confirm {
-        let again = rpassword::prompt_password("Repeat it: ").map_err(|err| CliError::Io {
-            what: "reading the password".into(),
-            err,
-        })?;
-        if again != p {
-            return Err(CliError::Usage("the passwords differ".into()));
-        }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::NoPassword);
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|err| CliError::Io {
+                what: "reading the password".into(),
+                err,
+            })
+    };
+    let p = ask(prompt)?;
+    if confirm && ask("Repeat it: ")? != p {
+        return Err(CliError::Usage("the passwords differ".into()));
     }
     Ok(p)
 }
@@ -213,16 +243,55 @@ impl Observer for Bars {
 struct Session {
     api: Api,
     kdf: KdfParams,
-    password: String,
+    /// The password, when it was read (not when the key came from the agent).
+    password: Option<Zeroizing<String>>,
 }
 
-/// Derives the password key and logs in, with clear errors for an unknown user or a wrong password.
-async fn login(server: &str, user: &str, cli: &Cli) -> Result<(Session, vfsync_core::PasswordKey)> {
+/// How `login` may use the agent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UseAgent {
+    /// Take the key from a running agent, and give it a key derived from a typed password.
+    Yes,
+    /// Always read the password (`passwd`).
+    No,
+}
+
+/// Derives the password key (or takes it from the agent) and logs in, with clear errors for an
+/// unknown user or a wrong password.
+async fn login(
+    server: &str,
+    user: &str,
+    cli: &Cli,
+    use_agent: UseAgent,
+) -> Result<(Session, vfsync_core::PasswordKey)> {
     let mut api = Api::new(server, user)?;
     let kdf = api
         .kdf()
         .await?
         .ok_or_else(|| CliError::UnknownUser(user.into(), server.into()))?;
+    let agent = match use_agent {
+        UseAgent::Yes => agent::Client::find(),
+        UseAgent::No => None,
+    };
+    let id = agent::key_id(server, user, &kdf);
+    if let Some(a) = &agent {
+        if let Some(key) = a.get(&id) {
+            let pk = vfsync_core::PasswordKey::from_bytes(*key);
+            match api.login(&pk.login_secret()).await {
+                Ok(()) => {
+                    let s = Session {
+                        api,
+                        kdf,
+                        password: None,
+                    };
+                    return Ok((s, pk));
+                }
+                // Refused (the account changed): forget it and ask for the password.
+                Err(RemoteError::Unauthorized(_)) => a.forget(&id),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     let password = read_secret(
         cli.password_file.as_deref(),
         "VFSYNC_PASSWORD",
@@ -234,7 +303,15 @@ async fn login(server: &str, user: &str, cli: &Cli) -> Result<(Session, vfsync_c
         Err(RemoteError::Unauthorized(_)) => return Err(CliError::WrongPassword(user.into())),
         r => r?,
     }
-    Ok((Session { api, kdf, password }, pk))
+    if let Some(a) = &agent {
+        a.put(&id, &Zeroizing::new(pk.to_bytes()));
+    }
+    let s = Session {
+        api,
+        kdf,
+        password: Some(password),
+    };
+    Ok((s, pk))
 }
 
 async fn open_repo(
@@ -243,7 +320,7 @@ async fn open_repo(
     repo: &str,
     cli: &Cli,
 ) -> Result<(HttpRemote, RepoKeys)> {
-    let (s, pk) = login(server, user, cli).await?;
+    let (s, pk) = login(server, user, cli, UseAgent::Yes).await?;
     let wrapped = match s.api.wrapped_key(repo).await {
         Err(RemoteError::NotFound(_)) => {
             return Err(CliError::Usage(format!(
@@ -395,6 +472,12 @@ async fn run(cli: Cli) -> Result<()> {
             let mk = MasterKey::generate()?;
             api.create_repo("home", &pk.wrap(&mk, &user, "home")?)
                 .await?;
+            if let Some(a) = agent::Client::find() {
+                a.put(
+                    &agent::key_id(server, &user, &kdf),
+                    &Zeroizing::new(pk.to_bytes()),
+                );
+            }
             println!(
                 "registered {user}; check out your home with: vfsync co {}/u/{user}/home DIR",
                 api.base()
@@ -407,7 +490,7 @@ async fn run(cli: Cli) -> Result<()> {
                 .clone()
                 .ok_or_else(|| CliError::Usage("create needs -u USER".into()))?;
             check_name("repo", repo)?;
-            let (s, pk) = login(server, &user, &cli).await?;
+            let (s, pk) = login(server, &user, &cli, UseAgent::Yes).await?;
             let mk = MasterKey::generate()?;
             s.api.create_repo(repo, &pk.wrap(&mk, &user, repo)?).await?;
             println!("created {server}/u/{user}/{repo}");
@@ -446,7 +529,7 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Passwd { new_password_file }) => {
             let root = find_checkout(cli.dir.as_deref())?;
             let cfg = load_config(&root)?;
-            let (s, pk) = login(&cfg.server, &cfg.user, &cli).await?;
+            let (s, pk) = login(&cfg.server, &cfg.user, &cli, UseAgent::No).await?;
             let mut wrapped = Vec::new();
             let kdf = KdfParams::generate(s.kdf.iterations.max(MIN_ITERATIONS), false)?;
             let new = read_secret(
@@ -455,7 +538,7 @@ async fn run(cli: Cli) -> Result<()> {
                 "New password: ",
                 true,
             )?;
-            if new.is_empty() || new == s.password {
+            if new.is_empty() || Some(&new) == s.password.as_ref() {
                 return Err(CliError::Usage(
                     "the new password is empty or the same as the old one".into(),
                 ));
@@ -468,6 +551,10 @@ async fn run(cli: Cli) -> Result<()> {
             s.api
                 .change_password(&kdf, &new_pk.login_secret(), &wrapped)
                 .await?;
+            // The old key is useless now; the next command gives the agent the new one.
+            if let Some(a) = agent::Client::find() {
+                a.forget(&agent::key_id(&cfg.server, &cfg.user, &s.kdf));
+            }
             println!(
                 "password changed ({} repositories rewrapped)",
                 wrapped.len()
@@ -542,14 +629,63 @@ async fn run(cli: Cli) -> Result<()> {
                     );
                     Ok(())
                 }
+                Some(Cmd::Agent { .. }) => unreachable!("handled in main"),
                 _ => unreachable!("handled above"),
             }
         }
     }
 }
 
+/// `vfsync agent ...`: runs without the async runtime.
+fn run_agent(timeout: &str, stop: bool, status: bool, foreground: bool) -> Result<()> {
+    if stop {
+        let path = agent::stop()?;
+        println!(
+            "the agent at {} forgot its keys and stopped",
+            path.display()
+        );
+    } else if status {
+        let (path, keys, idle, left) = agent::status()?;
+        println!(
+            "agent at {}: {keys} keys, forgotten after {idle} s without use ({left} s left)",
+            path.display()
+        );
+    } else {
+        let timeout = agent::parse_timeout(timeout)?;
+        if foreground {
+            agent::serve(timeout, |path| {
+                println!("vfsync agent listening on {}", path.display());
+            })?;
+        } else {
+            let path = agent::spawn(timeout)?;
+            println!(
+                "vfsync agent started on {} (keys are forgotten after {} s without use; \
+                 `vfsync agent --stop` ends it)",
+                path.display(),
+                timeout.as_secs()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::Agent {
+        timeout,
+        stop,
+        status,
+        foreground,
+    }) = &cli.cmd
+    {
+        return match run_agent(timeout, *stop, *status, *foreground) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vfsync: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

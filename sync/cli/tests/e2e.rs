@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../../server/tests/common/seaweed.rs"]
+mod seaweed;
+
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Server {
@@ -39,6 +42,11 @@ fn server_binary() -> PathBuf {
 }
 
 fn start_server() -> Server {
+    start_server_with(&[])
+}
+
+/// The server with extra options (e.g. the S3 ones).
+fn start_server_with(extra: &[String]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -53,6 +61,7 @@ fn start_server() -> Server {
             "--data",
         ])
         .arg(data.path())
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -69,7 +78,9 @@ fn start_server() -> Server {
 
 fn vfsync(dir: Option<&Path>, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vfsync"));
+    // No agent unless a test starts one (a developer's own agent must not interfere).
     c.env("VFSYNC_PASSWORD", PASSWORD)
+        .env("VFSYNC_AGENT_SOCK", "none")
         .env_remove("VFSYNC_TEST_CRASH_AFTER")
         .args(args);
     if let Some(d) = dir {
@@ -357,4 +368,293 @@ fn killed_at_any_point_then_rerun_loses_nothing() {
         let leftovers = std::fs::read_dir(b.join(".vfsync/tmp")).unwrap().count();
         assert_eq!(leftovers, 0, "temporary files are cleaned up");
     }
+}
+
+/// Every needle must be absent from `bytes` and `name`.
+fn assert_blind(name: &str, bytes: &[u8], needles: &[&str]) {
+    for needle in needles {
+        assert!(!name.contains(needle), "{needle:?} in the name {name}");
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle:?} in {name}"
+        );
+    }
+}
+
+/// With the S3 backend (SeaweedFS on loopback), after two checkouts synced through it: no object
+/// of the bucket, no file of SeaweedFS's own data directory and no file of the server's data
+/// directory holds the plaintext of a file, a file name or the password.
+#[test]
+fn s3_bucket_holds_no_plaintext() {
+    use object_store::ObjectStoreExt;
+    let Some(mut weed) = seaweed::Seaweed::start() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let os = weed.object_store();
+    rt.block_on(weed.wait_ready(os.as_ref()));
+    let secret_file = weed.dir.path().join("s3-secret");
+    std::fs::write(&secret_file, seaweed::S3_SECRET).unwrap();
+    let s = start_server_with(&[
+        "--s3-endpoint".into(),
+        weed.endpoint.clone(),
+        "--s3-bucket".into(),
+        weed.bucket.clone(),
+        "--s3-region".into(),
+        "us-east-1".into(),
+        "--s3-access-key-id".into(),
+        seaweed::S3_KEY.into(),
+        "--s3-secret-access-key-file".into(),
+        secret_file.to_string_lossy().into_owned(),
+        "--s3-prefix".into(),
+        "e2e/".into(),
+    ]);
+    let (_tmp, a, b) = setup(&s, "dave");
+    std::fs::create_dir_all(a.join("Confidential-Dir-Name")).unwrap();
+    std::fs::write(
+        a.join("Confidential-Dir-Name/letter.txt"),
+        "S3-PLAINTEXT-MARKER-9876 to whom it may concern",
+    )
+    .unwrap();
+    // A file big enough for several blobs, its text repeated throughout.
+    std::fs::write(
+        a.join("large-report.txt"),
+        "QUARTERLY-FIGURES-MARKER ".repeat(200_000),
+    )
+    .unwrap();
+    ok(vfsync(Some(&a), &[]));
+    std::fs::write(a.join("large-report.txt"), "QUARTERLY-FIGURES-MARKER v2").unwrap();
+    ok(vfsync(Some(&a), &[]));
+    let out = ok(vfsync(Some(&b), &[]));
+    assert!(
+        out.contains("updated: Confidential-Dir-Name/letter.txt"),
+        "{out}"
+    );
+    assert_eq!(tree(&a), tree(&b), "the data went through the bucket");
+    let needles = [
+        "S3-PLAINTEXT-MARKER",
+        "QUARTERLY-FIGURES",
+        "Confidential-Dir-Name",
+        "letter.txt",
+        "large-report",
+        CORRECT_HORSE,
+    ];
+
+    // The bucket, through the S3 API.
+    let objects: Vec<object_store::ObjectMeta> = rt.block_on(async {
+        use futures_util::TryStreamExt;
+        os.list(None).try_collect().await.unwrap()
+    });
+    let keys: Vec<String> = objects.iter().map(|m| m.location.to_string()).collect();
+    for prefix in [
+        "e2e/blobs/dave/home/",
+        "e2e/heads/dave/home",
+        "e2e/revs/dave/home/",
+    ] {
+        assert!(
+            keys.iter().any(|k| k.starts_with(prefix)),
+            "no {prefix} in {keys:?}"
+        );
+    }
+    let mut scanned = 0u64;
+    for m in &objects {
+        let bytes = rt
+            .block_on(async { os.get(&m.location).await.unwrap().bytes().await })
+            .unwrap();
+        scanned += bytes.len() as u64;
+        assert_blind(m.location.as_ref(), &bytes, &needles);
+    }
+    assert!(
+        scanned > 4_000_000,
+        "the big file's blobs are there ({scanned} bytes)"
+    );
+
+    // SeaweedFS's own files and the server's data directory (accounts, sessions, usage).
+    for dir in [weed.dir.path(), s.data.path()] {
+        let mut files = Vec::new();
+        walk(dir, &mut files);
+        assert!(!files.is_empty());
+        for f in files.iter().filter(|f| f.is_file()) {
+            assert_blind(&f.to_string_lossy(), &std::fs::read(f).unwrap(), &needles);
+        }
+    }
+}
+
+/// A minimal HTTP/1.0 GET on 127.0.0.1 returning the body.
+fn http_get(url: &str, path: &str) -> String {
+    use std::io::Write;
+    let hostport = url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(hostport).unwrap();
+    write!(c, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+/// One request to the agent at `sock` (the protocol of docs/vfsync-cli.md).
+fn agent_call(sock: &Path, request: &str) -> String {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    writeln!(s, "{request}").unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).unwrap();
+    line
+}
+
+fn files_under(dirs: &[&Path]) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for d in dirs {
+        walk(d, &mut files);
+    }
+    files.retain(|f| f.is_file());
+    files
+}
+
+#[test]
+fn agent_asks_once_forgets_on_stop_and_timeout_and_writes_nothing() {
+    let s = start_server();
+    let (tmp, a, b) = setup(&s, "erin");
+    let private = tempfile::tempdir().unwrap(); // mode 0700
+    let home = private.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let sock = private.path().join("agent.sock");
+    let with_agent = |dir: Option<&Path>, args: &[&str], password: bool| {
+        let mut c = vfsync(dir, args);
+        c.env("VFSYNC_AGENT_SOCK", &sock).env("HOME", &home);
+        if !password {
+            c.env_remove("VFSYNC_PASSWORD");
+        }
+        c
+    };
+    // Whatever happens, no agent outlives the test.
+    struct StopAgent<'a>(&'a Path);
+    impl Drop for StopAgent<'_> {
+        fn drop(&mut self) {
+            let _ = vfsync(None, &["agent", "--stop"])
+                .env("VFSYNC_AGENT_SOCK", self.0)
+                .output();
+        }
+    }
+    let _stop = StopAgent(&sock);
+    let no_password = |dir: &Path| {
+        let err = fails(with_agent(Some(dir), &["status"], false));
+        assert!(err.contains("a password is needed"), "{err}");
+    };
+
+    // Without an agent, a command without a password fails at once (no prompt, no hang).
+    no_password(&a);
+    let err = fails(with_agent(None, &["agent", "--stop"], false));
+    assert!(err.contains("no agent is running"), "{err}");
+
+    let out = ok(with_agent(None, &["agent", "--timeout", "10m"], false));
+    assert!(out.contains("vfsync agent started on"), "{out}");
+    assert!(sock.exists());
+    let err = fails(with_agent(None, &["agent"], false));
+    assert!(err.contains("already running"), "{err}");
+    let st = ok(with_agent(None, &["agent", "--status"], false));
+    assert!(st.contains(": 0 keys, forgotten after 600 s"), "{st}");
+    no_password(&a);
+
+    // The first command reads the password and hands the key over; later ones ask nothing.
+    ok(with_agent(Some(&a), &["status"], true));
+    std::fs::write(a.join("agent.txt"), "through the agent").unwrap();
+    let out = ok(with_agent(Some(&a), &[], false));
+    assert!(out.contains("committed: agent.txt"), "{out}");
+    let out = ok(with_agent(Some(&b), &[], false));
+    assert!(out.contains("updated: agent.txt"), "{out}");
+    ok(with_agent(Some(&b), &["log"], false));
+    let st = ok(with_agent(None, &["agent", "--status"], false));
+    assert!(st.contains(": 1 keys"), "{st}");
+
+    // The key the agent holds really is the user's password key: it logs in (so this test
+    // scans for the right bytes).
+    let kdf: serde_json::Value =
+        serde_json::from_str(&http_get(&s.url, "/api/v1/users/erin/kdf")).unwrap();
+    let id = format!(
+        "{} erin pbkdf2-sha256 {} {}",
+        s.url,
+        kdf["iterations"],
+        kdf["salt"].as_str().unwrap()
+    );
+    let got: serde_json::Value = serde_json::from_str(&agent_call(
+        &sock,
+        &serde_json::json!({"op": "get", "id": id}).to_string(),
+    ))
+    .unwrap();
+    let key_b64 = got["key"]
+        .as_str()
+        .expect("the agent holds the key")
+        .to_owned();
+    let bad: serde_json::Value =
+        serde_json::from_str(&agent_call(&sock, r#"{"op":"put","id":"x","key":"AAAA"}"#)).unwrap();
+    assert!(bad["error"].is_string(), "{bad}");
+    let bad: serde_json::Value = serde_json::from_str(&agent_call(&sock, "nonsense")).unwrap();
+    assert!(bad["error"].is_string(), "{bad}");
+
+    // Neither the password nor the key is anywhere on disk: checkouts (with .vfsync), HOME,
+    // the agent's directory, the server's data.
+    let key = base64_decode(&key_b64);
+    assert_eq!(key.len(), 32);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let files = files_under(&[tmp.path(), private.path(), s.data.path()]);
+    assert!(files.len() > 5);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for needle in [
+            PASSWORD.as_bytes(),
+            &key,
+            key_b64.as_bytes(),
+            hex.as_bytes(),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "secret material in {}",
+                f.display()
+            );
+        }
+    }
+
+    // Stop: the keys are gone with the agent.
+    let out = ok(with_agent(None, &["agent", "--stop"], false));
+    assert!(out.contains("forgot its keys and stopped"), "{out}");
+    assert!(!sock.exists(), "the socket is removed");
+    no_password(&a);
+
+    // The idle timeout: the agent forgets and exits by itself.
+    ok(with_agent(None, &["agent", "--timeout", "3s"], false));
+    ok(with_agent(Some(&a), &["status"], true));
+    let mut gone = false;
+    for _ in 0..600 {
+        if !sock.exists() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(gone, "the agent ended after its idle timeout");
+    no_password(&a);
+
+    // A stale socket (its agent killed) is ignored by commands and replaced by a new agent.
+    let mut fg = with_agent(None, &["agent", "--foreground", "--timeout", "5m"], false)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 6];
+    fg.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"vfsync");
+    fg.kill().unwrap();
+    fg.wait().unwrap();
+    assert!(sock.exists(), "killed: the socket stays behind");
+    no_password(&a);
+    ok(with_agent(Some(&a), &["status"], true));
+    ok(with_agent(None, &["agent"], false));
+    ok(with_agent(None, &["agent", "--stop"], false));
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
