@@ -327,6 +327,8 @@ pub struct Hart<X: Xlen, B: Bus> {
     /// A slow-path write hit `code_page`: end the block after this instruction.
     pub(crate) code_written: bool,
     pub(crate) data_prv: u8,
+    /// The TLB set of loads and stores (see [`crate::mmu::Tlbs`]).
+    pub(crate) data_tlb: u8,
     reservation: Option<u64>,
     time: u64,
     lines: u64,
@@ -371,6 +373,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             code_page: u64::MAX,
             code_written: false,
             data_prv: PRV_M,
+            data_tlb: PRV_M,
             reservation: None,
             time: 0,
             lines: 0,
@@ -695,7 +698,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     #[inline(always)]
     fn load<const N: usize>(&mut self, va: u64) -> Result<u64, Exc> {
         let vpn = va >> 12;
-        let e = self.tlb.sets[self.data_prv as usize & 3][Access::Load as usize]
+        let e = self.tlb.sets[self.data_tlb as usize & 3][Access::Load as usize]
             [(vpn as usize) & (TLB_SIZE - 1)];
         if e.tag == vpn && (va & 0xfff) as usize <= 4096 - N {
             let off = va.wrapping_add(e.addend) as usize;
@@ -717,7 +720,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     #[inline(always)]
     fn store<const N: usize>(&mut self, va: u64, v: u64) -> Result<(), Exc> {
         let vpn = va >> 12;
-        let e = self.tlb.sets[self.data_prv as usize & 3][Access::Store as usize]
+        let e = self.tlb.sets[self.data_tlb as usize & 3][Access::Store as usize]
             [(vpn as usize) & (TLB_SIZE - 1)];
         if e.tag == vpn && (va & 0xfff) as usize <= 4096 - N {
             let off = va.wrapping_add(e.addend) as usize;
@@ -1203,12 +1206,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 if self.prv == PRV_U || (self.prv == PRV_S && self.c.mstatus & MS_TVM != 0) {
                     return Err(illegal);
                 }
-                if op.rs1 != 0 && !self.tlb.has_superpage {
-                    let vpn = a.to_u64() >> 12;
-                    self.tlb.flush_page(vpn);
-                    if vpn == self.fetch_vpn {
-                        self.fetch_vpn = u64::MAX;
-                    }
+                if op.rs1 != 0 {
+                    self.flush_tlb_page(a.to_u64() >> 12);
                 } else {
                     self.flush_tlb();
                 }
@@ -1744,7 +1743,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
 
     fn status_changed(&mut self, old: u64) {
         let n = self.c.mstatus;
-        if (old ^ n) & (MS_SUM | MS_MXR) != 0 {
+        // SUM selects a TLB set of its own (update_data_prv); MXR changes
+        // what loads may read through every cached entry.
+        if (old ^ n) & MS_MXR != 0 {
             self.flush_tlb();
         }
         self.update_data_prv();
@@ -1773,6 +1774,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             code_page: u64::MAX,
             code_written: false,
             data_prv: self.data_prv,
+            data_tlb: self.data_tlb,
             reservation: None,
             time: self.time,
             lines: self.lines,

@@ -58,18 +58,29 @@ const EMPTY: TlbEntry = TlbEntry {
     addend: 0,
 };
 
-/// The TLB sets, indexed `[privilege][access]`.
+/// The TLB sets, indexed `[set][access]`: the set is the privilege of the
+/// access ([`PRV_U`], [`PRV_S`], [`PRV_M`]), except that S-mode loads and
+/// stores with mstatus.SUM set use set [`TLB_S_SUM`], so Linux's SUM toggles
+/// around every user copy switch sets instead of flushing.
 pub struct Tlbs {
     pub(crate) sets: [[[TlbEntry; TLB_SIZE]; 3]; 4],
-    /// Some entry came from a superpage (an address-specific SFENCE.VMA must flush all).
-    pub(crate) has_superpage: bool,
+    /// The range of virtual page numbers (inclusive) covered by the
+    /// superpages some cached entry came from (`sp_lo > sp_hi`: none). An
+    /// address-specific SFENCE.VMA inside it flushes everything, since one
+    /// superpage PTE stands behind many cached 4 KiB entries.
+    pub(crate) sp_lo: u64,
+    pub(crate) sp_hi: u64,
 }
+
+/// The TLB set of S-mode loads and stores while mstatus.SUM is set.
+pub(crate) const TLB_S_SUM: usize = 2;
 
 impl Tlbs {
     pub(crate) fn new() -> Box<Tlbs> {
         Box::new(Tlbs {
             sets: [[[EMPTY; TLB_SIZE]; 3]; 4],
-            has_superpage: false,
+            sp_lo: u64::MAX,
+            sp_hi: 0,
         })
     }
     pub(crate) fn flush(&mut self) {
@@ -78,9 +89,16 @@ impl Tlbs {
                 s.fill(EMPTY);
             }
         }
-        self.has_superpage = false;
+        self.sp_lo = u64::MAX;
+        self.sp_hi = 0;
     }
-    pub(crate) fn flush_page(&mut self, vpn: u64) {
+    /// Drops the entries of virtual page `vpn`; everything when a cached
+    /// superpage covers it. Returns whether it flushed everything.
+    pub(crate) fn flush_page(&mut self, vpn: u64) -> bool {
+        if self.sp_lo <= vpn && vpn <= self.sp_hi {
+            self.flush();
+            return true;
+        }
         let i = (vpn as usize) & (TLB_SIZE - 1);
         for p in self.sets.iter_mut() {
             for s in p.iter_mut() {
@@ -88,6 +106,15 @@ impl Tlbs {
                     s[i] = EMPTY;
                 }
             }
+        }
+        false
+    }
+    /// Records that an entry for `vpn` came from a mapping of `span` pages.
+    fn note_span(&mut self, vpn: u64, span: u64) {
+        if span > 1 {
+            let lo = vpn & !(span - 1);
+            self.sp_lo = self.sp_lo.min(lo);
+            self.sp_hi = self.sp_hi.max(lo | (span - 1));
         }
     }
 }
@@ -191,20 +218,21 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     }
 
     /// Translates `va` for an access of kind `acc` at privilege `prv`.
-    /// Returns the physical address and whether a superpage mapped it.
-    pub(crate) fn translate(&mut self, va: u64, acc: Access, prv: u8) -> Result<(u64, bool), Exc> {
+    /// Returns the physical address and the number of 4 KiB pages of the
+    /// mapping (1, or the size of the superpage).
+    pub(crate) fn translate(&mut self, va: u64, acc: Access, prv: u8) -> Result<(u64, u64), Exc> {
         let satp = self.c.satp;
         if prv == PRV_M {
-            return Ok((va, false));
+            return Ok((va, 1));
         }
         let (levels, pte_size, vpn_bits, root) = if X::XLEN == 32 {
             if satp >> 31 == 0 {
-                return Ok((va, false));
+                return Ok((va, 1));
             }
             (2u32, 4u64, 10u32, satp & 0x3f_ffff)
         } else {
             let levels = match satp >> 60 {
-                0 => return Ok((va, false)),
+                0 => return Ok((va, 1)),
                 8 => 3,
                 9 => 4,
                 _ => return Err(Exc::new(acc.page_fault(), va)),
@@ -279,7 +307,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             let off_mask = (1u64 << (12 + lo_bits)) - 1;
             let pa = ((ppn << 12) & !off_mask) | (va & off_mask);
-            return Ok((pa, i > 0));
+            return Ok((pa, 1 << lo_bits));
         }
     }
 
@@ -323,18 +351,18 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
 
     /// Translates, PMP-checks and (when possible) caches one page-contained access.
     fn xlate_checked(&mut self, va: u64, size: u64, acc: Access, prv: u8) -> Result<u64, Exc> {
-        let (pa, sup) = self.translate(va, acc, prv)?;
+        let (pa, span) = self.translate(va, acc, prv)?;
         if !self.pmp_ok(pa, size, acc, prv) {
             return Err(Exc::new(acc.access_fault(), va));
         }
         if let Some(page_off) = self.ram_page(pa) {
             if self.pmp_ok(pa & !0xfff, 4096, acc, prv) {
                 let vpn = va >> 12;
-                let e =
-                    &mut self.tlb.sets[prv as usize][acc as usize][(vpn as usize) & (TLB_SIZE - 1)];
+                let set = self.tlb_set(prv, acc);
+                let e = &mut self.tlb.sets[set][acc as usize][(vpn as usize) & (TLB_SIZE - 1)];
                 e.tag = vpn;
                 e.addend = page_off.wrapping_sub(va & !0xfff);
-                self.tlb.has_superpage |= sup;
+                self.tlb.note_span(vpn, span);
             }
         }
         Ok(pa)
@@ -420,15 +448,15 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     #[inline(never)]
     pub(crate) fn fetch_fill(&mut self, pc: u64) -> bool {
         let prv = self.prv;
-        let Ok((pa, sup)) = self.translate(pc, Access::Fetch, prv) else {
+        let Ok((pa, span)) = self.translate(pc, Access::Fetch, prv) else {
             return false;
         };
-        self.fetch_cache(pc, pa, sup, prv)
+        self.fetch_cache(pc, pa, span, prv)
     }
 
     /// Caches the translation of the page of `pc` to `pa` for fetches at
     /// `prv` when the whole page is RAM without overlays and PMP lets `prv` execute all of it.
-    fn fetch_cache(&mut self, pc: u64, pa: u64, sup: bool, prv: u8) -> bool {
+    fn fetch_cache(&mut self, pc: u64, pa: u64, span: u64, prv: u8) -> bool {
         let Some(page_off) = self.ram_page(pa) else {
             return false;
         };
@@ -441,7 +469,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             [(vpn as usize) & (TLB_SIZE - 1)];
         e.tag = vpn;
         e.addend = addend;
-        self.tlb.has_superpage |= sup;
+        self.tlb.note_span(vpn, span);
         self.fetch_vpn = vpn;
         self.fetch_addend = addend;
         true
@@ -451,11 +479,11 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     /// Fills the fetch cache when the page is cacheable.
     pub(crate) fn fetch_slow(&mut self, pc: u64) -> Result<u32, Exc> {
         let prv = self.prv;
-        let (pa, sup) = self.translate(pc, Access::Fetch, prv)?;
+        let (pa, span) = self.translate(pc, Access::Fetch, prv)?;
         if !self.pmp_ok(pa, 2, Access::Fetch, prv) {
             return Err(Exc::new(EXC_INSN_ACCESS, pc));
         }
-        self.fetch_cache(pc, pa, sup, prv);
+        self.fetch_cache(pc, pa, span, prv);
         let lo = self.phys_read(pa, 2).ok_or(Exc::new(EXC_INSN_ACCESS, pc))? as u32;
         if lo & 3 != 3 {
             return Ok(lo);
@@ -479,13 +507,31 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         Ok(lo | (hi << 16))
     }
 
-    /// The privilege level that loads and stores use (MPRV applied).
+    /// The TLB set for an access of kind `acc` at privilege `prv`.
+    #[inline]
+    pub(crate) fn tlb_set(&self, prv: u8, acc: Access) -> usize {
+        if prv == PRV_S && acc != Access::Fetch && self.c.mstatus & MS_SUM != 0 {
+            TLB_S_SUM
+        } else {
+            prv as usize & 3
+        }
+    }
+
+    /// Drops the cached translations of virtual page `vpn` (SFENCE.VMA with an address).
+    pub(crate) fn flush_tlb_page(&mut self, vpn: u64) {
+        if self.tlb.flush_page(vpn) || vpn == self.fetch_vpn {
+            self.fetch_vpn = u64::MAX;
+        }
+    }
+
+    /// The privilege level that loads and stores use (MPRV applied), and their TLB set.
     pub(crate) fn update_data_prv(&mut self) {
         self.data_prv = if self.prv == PRV_M && self.c.mstatus & MS_MPRV != 0 {
             ((self.c.mstatus & MS_MPP) >> MS_MPP_SHIFT) as u8
         } else {
             self.prv
         };
+        self.data_tlb = self.tlb_set(self.data_prv, Access::Load) as u8;
         let _ = PRV_U;
         let _ = X::Reg::ZERO;
     }
