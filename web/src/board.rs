@@ -1,10 +1,8 @@
 //! The board's machine (`vf_board::machine`) as a [`Guest`] of the worker,
 //! and its construction from a [`WebConfig`] and downloaded files.
 
-use std::path::PathBuf;
-
 use vf_board::clock::TimeMode;
-use vf_board::config::{BootImages, Drive, Machine as CfgMachine, VmConfig};
+use vf_board::config::{BootImages, VmConfig};
 use vf_board::fdt::VirtioKind;
 use vf_board::machine::{Event, Exit, Machine};
 use vf_devices::virtio::blk::{Blk, MemBlock};
@@ -13,36 +11,16 @@ use vf_devices::virtio::{VirtioMmio, VirtioTransport};
 
 use crate::input::InputQueue;
 use crate::sched::{Guest, SliceEnd};
-use crate::webconfig::{Machine as WebMachine, WebConfig};
+use crate::webconfig::WebConfig;
 
 /// The downloaded files, by config key (`bios`, `kernel`, `initrd`, `driveN`).
 pub type Files = Vec<(String, Vec<u8>)>;
 
-/// The board's [`VmConfig`] for a web config (file names become the URLs;
-/// the board reads no files itself: the images come in [`BootImages`]).
+/// The board's [`VmConfig`] for a web config (its file names are those
+/// written in the config; the board reads no files itself: the images come
+/// in [`BootImages`]).
 pub fn vm_config(c: &WebConfig) -> VmConfig {
-    let path = |f: &Option<crate::webconfig::WebFile>| f.as_ref().map(|f| PathBuf::from(&f.url));
-    VmConfig {
-        machine: match c.machine {
-            WebMachine::Riscv32 => CfgMachine::Riscv32,
-            WebMachine::Riscv64 => CfgMachine::Riscv64,
-        },
-        memory_mib: c.memory_mib,
-        bios: path(&c.bios),
-        kernel: path(&c.kernel),
-        initrd: path(&c.initrd),
-        cmdline: c.cmdline.clone(),
-        drives: c
-            .drives
-            .iter()
-            .map(|d| Drive {
-                index: d.key.trim_start_matches("drive").parse().unwrap_or(0),
-                file: PathBuf::from(&d.url),
-            })
-            .collect(),
-        shares: Vec::new(),
-        sync: None,
-    }
+    c.vm.clone()
 }
 
 /// Builds the machine: the boot images and drives from `files` (drives are

@@ -138,7 +138,7 @@ impl Page {
         }
     }
 
-    fn from_worker(&mut self, data: JsValue) {
+    fn on_worker_message(&mut self, data: JsValue) {
         if let Some(bytes) = data.dyn_ref::<Uint8Array>() {
             self.output(bytes);
             return;
@@ -283,7 +283,7 @@ fn try_start() -> Result<(), JsValue> {
     {
         let page1 = page.clone();
         let on_msg = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            page1.borrow_mut().from_worker(ev.data());
+            page1.borrow_mut().on_worker_message(ev.data());
         });
         worker.set_onmessage(Some(on_msg.as_ref().unchecked_ref()));
         on_msg.forget();

@@ -259,6 +259,9 @@ async fn boot(
         mips: 0.0,
         insns: 0,
     });
+    for w in &cfg.warnings {
+        post_bytes(format!("[vfsync: {cfg_name}: {w}]\r\n").as_bytes());
+    }
     if !cfg.ignored.is_empty() {
         let msg = format!(
             "[vfsync: {} ignored in the browser (host directories cannot be shared)]\r\n",
@@ -268,18 +271,18 @@ async fn boot(
     }
     let mut probe: Vec<u8> = Vec::new();
     if probe
-        .try_reserve_exact((cfg.memory_mib << 20) as usize)
+        .try_reserve_exact((cfg.vm.memory_mib << 20) as usize)
         .is_err()
     {
         return Err(format!(
             "out of memory: cannot allocate {} MiB of guest RAM (try ?mem= with less)",
-            cfg.memory_mib
+            cfg.vm.memory_mib
         ));
     }
     drop(probe);
     let time = vf_board::clock::TimeMode::Host(Box::new(PerfClock));
     // home: the synced home's 9p share (src/home/).
-    let home = crate::home::driver::device(&crate::home::driver::server(None)?)?; // the config's sync key: once cfg.vm lands
+    let home = crate::home::driver::device(&crate::home::driver::server(cfg.vm.sync.as_deref())?)?;
     let machine = crate::board::build(&cfg, images, WebEntropy, time, Some(home))?;
     let (cols, rows) = TERM_SIZE.with(|s| s.get()).unwrap_or((cols, rows));
     let guest = crate::board::BoardGuest::new(machine, cols, rows);
