@@ -745,7 +745,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             let off = pc.wrapping_add(self.fetch_addend) as usize;
             debug_assert!(off + 4 <= self.ram.len());
             let mut b = [0u8; 4];
-            // SAFETY: `fetch_vpn`/`fetch_addend` are only set (mmu.rs `fetch_slow`) for a page
+            // SAFETY: `fetch_vpn`/`fetch_addend` are only set by mmu.rs `fetch_cache` and by
+            // `fetch_switch` from a fetch-TLB entry that `fetch_cache` filled, both for a page
             // whose physical page lies entirely inside RAM; `pc & 0xfff <= 0xffc` keeps the four
             // bytes inside that page, hence inside `self.ram` (whose length never changes).
             unsafe {
