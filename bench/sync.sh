@@ -1,8 +1,10 @@
 #!/bin/sh
 # vfsync sync benchmark: first sync of 1,000 small files, first sync of one 200 MB file, and the
 # re-sync after changing one byte of it. Writes bench/SYNC-RESULTS.md.
-# Usage: bench/sync.sh            (release build)
-#        PROFILE=dev bench/sync.sh (debug binaries, dependencies optimised; quicker to build)
+# Usage: nice bench/sync.sh            (release build)
+#        PROFILE=dev nice bench/sync.sh (debug binaries, dependencies optimised; quicker to build)
+# The load average at the start is recorded: on a busy machine the seconds are noise, the bytes
+# are not.
 set -eu
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-release}
@@ -14,6 +16,7 @@ else
     cargo build -q -p vfsync-cli -p vfsync-server
     BIN=$TARGET/debug
 fi
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN/vfsync-server" --listen "127.0.0.1:$PORT" --data "$WORK/data" --allow-register >"$WORK/server.log" 2>&1 &
@@ -36,7 +39,7 @@ timed_sync() {
     out=$("$BIN/vfsync" -C "$1")
     end=$(date +%s.%N)
     bytes=$(printf '%s\n' "$out" | sed -n 's/^revision [0-9]* ([0-9]* blobs, \([0-9]*\) bytes uploaded)$/\1/p')
-    echo "$(echo "$end - $start" | bc) ${bytes:-0}"
+    echo "$(echo "$end - $start" | bc | sed 's/^\./0./') ${bytes:-0}"
 }
 
 python3 - "$WORK/small" <<'PY'
@@ -62,7 +65,8 @@ cat >bench/SYNC-RESULTS.md <<MD
 Measured by \`bench/sync.sh\` (profile: $PROFILE) on $(date -u +%Y-%m-%d), $(nproc) CPUs
 ($(uname -m)), against \`vfsync-server\` with its embedded store on 127.0.0.1. Seconds are wall
 time of one \`vfsync\` run, including the password key derivation (PBKDF2, 600,000 iterations) and
-the login. Bytes are what the client uploaded (encrypted, padded blobs).
+the login. Bytes are what the client uploaded (encrypted, padded blobs). Load average at the
+start: $LOAD (on a busy machine the seconds are noise; the bytes are exact).
 
 | case | seconds | bytes uploaded |
 |---|---|---|
