@@ -16,6 +16,7 @@ use std::time::Instant;
 use clap::Parser;
 use vf_board::elf::{run_report, RunError, RunOptions};
 
+mod home;
 mod terminal;
 mod vm;
 
@@ -53,6 +54,10 @@ struct Args {
     /// RAM size in MiB (default 128 with --elf, the config's memory_size otherwise).
     #[arg(short = 'm', long = "mem", value_name = "MiB")]
     mem: Option<u64>,
+    /// Serve the synced, encrypted home (`vflogin`) from this vfsync server
+    /// (overrides the config's "sync").
+    #[arg(long, value_name = "SERVER_URL", requires = "config")]
+    sync: Option<String>,
     /// Stop with an error after this many instructions.
     #[arg(long, value_name = "N")]
     max_insns: Option<u64>,
@@ -72,6 +77,7 @@ fn main() -> ExitCode {
             deterministic: args.deterministic,
             stats: args.stats,
             mark: args.mark,
+            sync: args.sync,
         });
     };
     let data = match std::fs::read(&elf) {

@@ -36,6 +36,8 @@ pub enum HostEvent {
     Quit,
     /// Ctrl-A H: show the help.
     Help,
+    /// A job of the synced home made progress (see `home.rs`).
+    Wake,
 }
 
 /// The terminal state to restore, shared with the panic hook.

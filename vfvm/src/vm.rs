@@ -31,6 +31,7 @@ use vf_devices::virtio::{VirtioMmio, VirtioTransport};
 use vf_host::block::{BlockMode, FileBlock, FileBlockError};
 use vf_host::p9fs::HostFs;
 
+use crate::home::{self, HomeHost, HomeSetupError};
 use crate::terminal::{self, HostEvent};
 
 /// Exit status for a configuration or host error.
@@ -59,6 +60,8 @@ pub struct VmOptions {
     /// With `stats`: report the time and instruction count at which this
     /// text first appears on the console (e.g. the shell prompt).
     pub mark: Option<String>,
+    /// The vfsync server of the synced home (overrides the config's `sync`).
+    pub sync: Option<String>,
 }
 
 /// Why the VM could not start.
@@ -108,6 +111,12 @@ pub enum VmError {
         /// Why.
         source: P9DeviceError,
     },
+    /// The synced home could not be set up.
+    #[error("{0}")]
+    Home(#[from] HomeSetupError),
+    /// A share of the config uses the synced home's tag.
+    #[error("fs{0}: the tag \"home\" is the synced home's (--sync / \"sync\"); use another tag")]
+    HomeTag(usize),
     /// The terminal or a host thread could not be set up.
     #[error("console: {0}")]
     Console(std::io::Error),
@@ -122,8 +131,8 @@ impl EntropySource for OsEntropy {
     }
 }
 
-/// Builds the machine of `opts`.
-pub fn build(opts: &VmOptions) -> Result<Machine, VmError> {
+/// Builds the machine of `opts`, and the host side of its synced home if it has one.
+pub fn build(opts: &VmOptions) -> Result<(Machine, Option<HomeHost>), VmError> {
     let cfg_err = |source| VmError::Config {
         path: opts.config.clone(),
         source,
@@ -139,6 +148,23 @@ pub fn build(opts: &VmOptions) -> Result<Machine, VmError> {
     })
     .map_err(cfg_err)?;
     let images = cfg.read_boot_images().map_err(cfg_err)?;
+
+    let mut home = None;
+    let mut home_index = None;
+    if let Some(url) = opts.sync.clone().or_else(|| cfg.sync.clone()) {
+        if let Some(s) = cfg.shares.iter().find(|s| s.tag == home::TAG) {
+            return Err(VmError::HomeTag(s.index));
+        }
+        let index = cfg.shares.len();
+        cfg.shares.push(config::Share {
+            index,
+            file: PathBuf::new(),
+            tag: home::TAG.to_owned(),
+        });
+        home_index = Some(index);
+        home = Some(home::setup(&url)?);
+    }
+    let mut host = None;
 
     let mut devices: Vec<Box<dyn VirtioTransport>> = Vec::new();
     let mut drives = cfg.drives.iter();
@@ -163,6 +189,18 @@ pub fn build(opts: &VmOptions) -> Result<Machine, VmError> {
             }
             VirtioKind::NineP => {
                 let Some(share) = shares.next() else { continue };
+                if Some(share.index) == home_index {
+                    let Some((fs, h)) = home.take() else { continue };
+                    let dev = P9::new(fs, P9Config::default(), home::TAG).map_err(|source| {
+                        VmError::Tag {
+                            index: share.index,
+                            source,
+                        }
+                    })?;
+                    devices.push(Box::new(VirtioMmio::new(dev)));
+                    host = Some(h);
+                    continue;
+                }
                 let fs = HostFs::new(&share.file).map_err(|source| VmError::Share {
                     index: share.index,
                     path: share.file.clone(),
@@ -178,7 +216,7 @@ pub fn build(opts: &VmOptions) -> Result<Machine, VmError> {
             }
         }
     }
-    if !cfg.shares.is_empty() {
+    if cfg.shares.len() > usize::from(home_index.is_some()) {
         // Every fid the guest holds is an open descriptor.
         let _ = HostFs::raise_fd_limit();
     }
@@ -187,10 +225,11 @@ pub fn build(opts: &VmOptions) -> Result<Machine, VmError> {
     } else {
         TimeMode::Host(Box::new(StdClock::new()))
     };
-    Machine::new(&cfg, &images, devices, time).map_err(|source| VmError::Board {
+    let machine = Machine::new(&cfg, &images, devices, time).map_err(|source| VmError::Board {
         path: opts.config.clone(),
         source,
-    })
+    })?;
+    Ok((machine, host))
 }
 
 /// Finds `mark` in the console output seen so far (keeping only a tail).
@@ -221,7 +260,7 @@ impl MarkWatch {
 /// Runs `vfvm CONFIG.json` and returns the process exit status.
 pub fn main(opts: &VmOptions) -> ExitCode {
     let start = Instant::now();
-    let mut machine = match build(opts) {
+    let (mut machine, mut home) = match build(opts) {
         Ok(m) => m,
         Err(e) => {
             eprintln!("vfvm: {e}");
@@ -248,6 +287,11 @@ pub fn main(opts: &VmOptions) -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    if let Some(h) = home.as_mut() {
+        // Deterministic time only moves when an idle period is waited out in full, so the
+        // tick cannot shorten the waits there.
+        h.set_wake(tx.clone(), !opts.deterministic);
+    }
     drop(tx);
     if tty {
         if let Some((cols, rows)) = terminal::size() {
@@ -260,12 +304,16 @@ pub fn main(opts: &VmOptions) -> ExitCode {
         tail: Vec::new(),
         found: false,
     };
-    let result = run_loop(&mut machine, &rx, tty, |m, out| {
+    let result = run_loop(&mut machine, &rx, tty, home.as_mut(), |m, out| {
         if opts.stats && watch.feed(out) {
             report(m.insns(), start, "mark", nl);
         }
     });
     drop(raw);
+    if let Some(msg) = home.as_mut().and_then(HomeHost::final_sync) {
+        eprintln!("{msg}");
+    }
+    drop(home);
     if opts.stats {
         report(machine.insns(), start, "end", "\n");
     }
@@ -309,6 +357,7 @@ fn run_loop(
     m: &mut Machine,
     rx: &Receiver<HostEvent>,
     tty: bool,
+    mut home: Option<&mut HomeHost>,
     mut on_output: impl FnMut(&Machine, &[u8]),
 ) -> Ended {
     let stdout = std::io::stdout();
@@ -323,10 +372,25 @@ fn run_loop(
                 return Ended::Output(e);
             }
         }
+        // Jobs that progressed may complete parked 9p requests: run the machine again at
+        // once (it services the devices first) instead of waiting.
+        let progressed = home.as_deref_mut().is_some_and(HomeHost::pump);
         let mut first = match event {
             Event::Yield => None,
+            Event::Idle { .. } if progressed => None,
             Event::Exit(e) => return Ended::Exit(e),
             Event::Idle { timeout } => {
+                // With a home, wake up at least once per tick (automatic sync).
+                let (timeout, capped) = match (timeout, home.as_deref()) {
+                    (t, Some(h)) if h.caps_idle() => {
+                        let cap = h.max_sleep();
+                        match t {
+                            Some(t) if t <= cap => (Some(t), false),
+                            _ => (Some(cap), true),
+                        }
+                    }
+                    (t, _) => (t, false),
+                };
                 let got = match (timeout, stdin_open) {
                     (Some(t), _) => match rx.recv_timeout(t) {
                         Ok(e) => Some(e),
@@ -344,7 +408,7 @@ fn run_loop(
                         ));
                     }
                 };
-                if got.is_none() {
+                if got.is_none() && !capped {
                     m.idle_elapsed();
                 }
                 got
@@ -365,6 +429,7 @@ fn run_loop(
                 }
                 HostEvent::Quit => return Ended::Quit,
                 HostEvent::Help => eprint!("\r\n{}", terminal::HELP),
+                HostEvent::Wake => {}
             }
         }
     }
