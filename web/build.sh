@@ -58,8 +58,10 @@ trunk build --config Trunkfile.toml "${mode[@]}" "$@"
 # them relative to the page (vm-configs/*.json name ../guest/images/...).
 mkdir -p dist/vm-configs
 cp vm-configs/*.json dist/vm-configs/
-if [ -d guest/images ]; then
-  mkdir -p dist/guest/images
-  cp -l guest/images/* dist/guest/images/ 2>/dev/null || cp guest/images/* dist/guest/images/
-fi
+for d in guest/images guest/rv32/images; do
+  if [ -d "$d" ]; then
+    mkdir -p "dist/$d"
+    cp -l "$d"/* "dist/$d/" 2>/dev/null || cp "$d"/* "dist/$d/"
+  fi
+done
 echo "== dist/ is ready: serve it, e.g. vfsync-server --web dist"

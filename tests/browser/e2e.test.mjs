@@ -211,12 +211,14 @@ test('bad parameters are a clear error on the page', async () => {
   await page.close();
 });
 
-test('Linux boots to a shell; commands, paste and resize reach it', { timeout: BOOT_WAIT_MS + 4 * WAIT_MS }, async (t) => {
-  if (!existsSync(join(DIST, 'guest/images/Image'))) {
-    t.skip('dist/guest/images/Image missing: build the guest (guest/build.sh) before web/build.sh');
+// Boots the config `query` selects (image: the kernel it needs under dist/)
+// and checks a command, a 10 KB paste and a resize in its shell.
+async function shellTest(t, query, image) {
+  if (!existsSync(join(DIST, 'guest/images', image))) {
+    t.skip(`dist/guest/images/${image} missing: build the guest (guest/build.sh) before web/build.sh`);
     return;
   }
-  const { page } = await open('');
+  const { page } = await open(query);
   // The shell prompt, or an error (e.g. a board that cannot boot yet).
   await page.waitForFunction(() => globalThis.vfsync.error || /[#$] $/.test(globalThis.vfsync.transcript()),
     null, { timeout: BOOT_WAIT_MS, polling: 250 });
@@ -241,4 +243,10 @@ test('Linux boots to a shell; commands, paste and resize reach it', { timeout: B
   await page.keyboard.type('stty size\n');
   await waitForText(page, `${rows} ${cols}`);
   await page.close();
-});
+}
+
+test('Linux boots to a shell; commands, paste and resize reach it', { timeout: BOOT_WAIT_MS + 4 * WAIT_MS },
+  (t) => shellTest(t, '', 'Image'));
+
+test('rv32 Linux (?config=vm-configs/linux-rv32.json): commands, paste and resize', { timeout: BOOT_WAIT_MS + 4 * WAIT_MS },
+  (t) => shellTest(t, '?config=vm-configs/linux-rv32.json', 'Image-rv32'));

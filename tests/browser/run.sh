@@ -22,6 +22,11 @@ if command -v riscv64-unknown-elf-gcc >/dev/null; then
     -o dist/tests/hello.elf tests/browser/hello.S
 fi
 
-# The test serves dist/ with vfsync-server if one is built (VFSYNC_SERVER or
-# target/{release,debug}/vfsync-server), else with its own static server.
-node --test --test-concurrency=1 tests/browser/
+# The test serves dist/ with vfsync-server, as `make run` does (on 127.0.0.1,
+# a free port, a fresh data directory and Chromium profile, all removed after).
+if [ -z "${VFSYNC_SERVER:-}" ]; then
+  cargo build --release -p vfsync-server
+  export VFSYNC_SERVER="${CARGO_TARGET_DIR:-target}/release/vfsync-server"
+fi
+# Bounded: every wait in the test is bounded too; this caps the whole run.
+timeout 1800 node --test --test-concurrency=1 tests/browser/
