@@ -34,6 +34,7 @@ const browser = await chromium.launchPersistentContext(profile, {
 });
 
 const rows = [];
+const load0 = loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
   const page = await browser.newPage();
   await page.goto(`${base}?elf=bench/cpu.elf&mem=64`);
@@ -43,11 +44,11 @@ try {
   if (r.error) throw new Error(r.error);
   if (r.exit.code !== 0) throw new Error(`cpu.elf exited with ${r.exit.code}`);
   const mips = r.exit.insns / r.exit.seconds / 1e6;
-  rows.push(`| cpu.c rv64 (ROUNDS=${process.env.ROUNDS}) | ${r.exit.insns} | ${r.exit.seconds.toFixed(2)} | ${mips.toFixed(1)} | ${process.env.NATIVE_MIPS || '-'} |`);
+  rows.push(`| cpu.c rv64 (ROUNDS=${process.env.ROUNDS}) | ${r.exit.insns} | ${r.exit.seconds.toFixed(2)} | ${mips.toFixed(1)} | ${process.env.NATIVE_MIPS || '-'} | ${process.env.NATIVE_MIPS ? (100 * mips / Number(process.env.NATIVE_MIPS)).toFixed(0) + ' %' : '-'} |`);
   console.log(`browser: ${mips.toFixed(1)} MIPS; native: ${process.env.NATIVE_MIPS || '-'} MIPS`);
   await page.close();
 } catch (e) {
-  rows.push(`| cpu.c rv64 | failed: ${String(e.message).split('\n')[0]} | | | |`);
+  rows.push(`| cpu.c rv64 | failed: ${String(e.message).split('\n')[0]} | | | | |`);
 }
 
 let boot = 'not measured: dist/guest/images/Image missing (build the guest, then web/build.sh)';
@@ -71,12 +72,12 @@ rmSync(profile, { recursive: true, force: true });
 
 const out = `# Web benchmark results
 
-bench/web.sh — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; headless Chromium, release page (LTO, wasm-opt -O3).
+bench/web.sh — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; headless Chromium, release page (LTO, opt-level 3, no wasm-opt: see web/README.md). Load average at the start: ${load0}.
 
 MIPS = guest instructions / wall-clock seconds of execution (download excluded). Native: \`vfvm --elf --stats\` on the same ELF.
 
-| program | instructions | seconds (browser) | MIPS (browser) | MIPS (native) |
-|---|---|---|---|---|
+| program | instructions | seconds (browser) | MIPS (browser) | MIPS (native) | browser / native |
+|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 Boot: ${boot}
