@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The longest wait for one expected output (boot included; generous for loaded machines).
-const WAIT: Duration = Duration::from_secs(600);
+const WAIT: Duration = Duration::from_secs(240);
 const PASSWORD: &str = "correct horse battery staple";
 const PROMPT: &str = " # ";
 
@@ -249,7 +249,9 @@ impl Vm {
     fn run(&mut self, cmd: &str, expect: &str) -> String {
         self.send(cmd);
         let mut out = self.expect(expect);
-        out.push_str(&self.expect(PROMPT));
+        if expect != PROMPT {
+            out.push_str(&self.expect(PROMPT));
+        }
         out
     }
 
