@@ -105,6 +105,9 @@ pub enum K {
     Fsd,
     /// OP-FP, FMADD, FMSUB, FNMSUB, FNMADD: `imm` is the instruction word, handed to [`crate::fp::execute`].
     Fp,
+    /// Never decoded: the hart ends each decoded block with it (the block
+    /// falls through to the next pc).
+    BlockEnd,
 }
 
 /// A decoded instruction: 8 bytes.
