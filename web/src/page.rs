@@ -257,6 +257,14 @@ fn try_start() -> Result<(), JsValue> {
         .ok_or("the page has no #terminal element")?
         .dyn_into()?;
 
+    // The worker first: it loads and compiles its WebAssembly while the page
+    // sets the terminal up (its first message, "ready", can only be handled
+    // after this function returns, when the handler below is in place).
+    let wopts = WorkerOptions::new();
+    wopts.set_type(WorkerType::Classic);
+    wopts.set_name("vfsync-vm");
+    let worker = Worker::new_with_options(WORKER_URL, &wopts)?;
+
     let theme = Theme::new();
     theme.set_background("#101418");
     theme.set_foreground("#d8dee9");
@@ -273,11 +281,6 @@ fn try_start() -> Result<(), JsValue> {
     term.open(host);
     fit.fit();
     term.focus();
-
-    let wopts = WorkerOptions::new();
-    wopts.set_type(WorkerType::Classic);
-    wopts.set_name("vfsync-vm");
-    let worker = Worker::new_with_options(WORKER_URL, &wopts)?;
 
     let api = Object::new();
     set(&window, "vfsync", &api);

@@ -65,7 +65,17 @@ fn js_text(e: &JsValue) -> String {
 
 /// Fetches `url` whole, posting progress under the name `name`.
 async fn download(name: &str, url: &str) -> Result<Vec<u8>, String> {
-    let resp: Response = JsFuture::from(scope().fetch_with_str(url))
+    download_started(name, url, scope().fetch_with_str(url)).await
+}
+
+/// Like [`download`], for a request already started: `fetch` is the promise
+/// `fetch(url)` returned (requests started together load in parallel).
+async fn download_started(
+    name: &str,
+    url: &str,
+    fetch: js_sys::Promise,
+) -> Result<Vec<u8>, String> {
+    let resp: Response = JsFuture::from(fetch)
         .await
         .map_err(|e| format!("cannot fetch {name} ({url}): {}", js_text(&e)))?
         .unchecked_into();
@@ -267,15 +277,22 @@ async fn boot(
         .into_iter()
         .flatten()
         .chain(cfg.drives.iter());
+    // Every whole file's request starts at once (they load in parallel);
+    // the bodies are then read in order.
+    let (chunked_drives, whole): (Vec<_>, Vec<_>) =
+        files.partition(|f| f.key.starts_with("drive") && chunked::is_index_name(&f.name));
+    let started: Vec<_> = whole
+        .into_iter()
+        .map(|f| (f, scope().fetch_with_str(&f.url)))
+        .collect();
     let mut images = Vec::new();
-    let mut disks: crate::board::Disks = Vec::new();
-    for f in files {
-        if f.key.starts_with("drive") && chunked::is_index_name(&f.name) {
-            disks.push((f.key.clone(), chunked_disk(f).await?));
-            continue;
-        }
-        let data = download(&f.name, &f.url).await?;
+    for (f, fetch) in started {
+        let data = download_started(&f.name, &f.url, fetch).await?;
         images.push((f.key.clone(), data));
+    }
+    let mut disks: crate::board::Disks = Vec::new();
+    for f in chunked_drives {
+        disks.push((f.key.clone(), chunked_disk(f).await?));
     }
     post(&FromWorker::Status {
         state: RunState::Booting,
