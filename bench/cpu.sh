@@ -25,6 +25,10 @@ build 64 rv64gc lp64d
 build 32 rv32gc ilp32d
 
 results="$here/RESULTS.md"
+# Everything from the first "## " heading on (notes, history, callgrind
+# counts) is written by hand and kept across runs.
+notes="$work/notes.md"
+if [ -f "$results" ]; then sed -n '/^## /,$p' "$results" > "$notes"; else : > "$notes"; fi
 {
   echo "# CPU benchmark results"
   echo
@@ -57,5 +61,9 @@ if [ "${QEMU:-0}" = 1 ]; then
     end=$(date +%s.%N)
     echo "qemu-system-riscv$x (TCG) on the same program: $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }') s wall" >> "$results"
   done
+fi
+if [ -s "$notes" ]; then
+  echo >> "$results"
+  cat "$notes" >> "$results"
 fi
 echo "figures written to $results"
