@@ -7,6 +7,9 @@ use crate::fp::{self, FpOutcome, FpState};
 use crate::mmu::{Access, PmpRegion, Tlbs, TLB_SIZE};
 use crate::xlen::{Reg, Xlen};
 
+mod exec128;
+mod xlen_switch;
+
 /// User mode.
 pub const PRV_U: u8 = 0;
 /// Supervisor mode.
@@ -296,6 +299,8 @@ pub(crate) struct Csrs {
     /// The values of mcycle/minstret while inhibited.
     pub cycle_frozen: u64,
     pub instret_frozen: u64,
+    /// misa.MXL (1, 2 or 3); 0 until [`Hart::new`] sets the hart's own.
+    pub mxl: u64,
 }
 
 /// One RISC-V hart with its RAM, generic over XLEN and the MMIO bus.
@@ -340,6 +345,14 @@ pub struct Hart<X: Xlen, B: Bus> {
     pending_stop: Option<Stop>,
     wfi: bool,
     hartid: u64,
+    /// Whether writes of misa.MXL and mstatus.SXL/UXL may change XLEN at run
+    /// time (off: they are read-only). Only a hart driven through
+    /// [`crate::AnyHart`] can change type, so `AnyHart` turns this on.
+    pub xlen_switch: bool,
+    /// The XLEN the hart must become before it runs on (0: none); see [`Hart::take_xlen_switch`].
+    pending_xlen: u32,
+    /// The full registers as of the last narrowing switch (see docs/rv128.md).
+    saved_x: Option<Box<[u128; 32]>>,
 }
 
 macro_rules! rd_x {
@@ -383,8 +396,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pending_stop: None,
             wfi: false,
             hartid: 0,
+            xlen_switch: false,
+            pending_xlen: 0,
+            saved_x: None,
         };
-        h.c.mstatus = if X::XLEN == 64 {
+        h.c.mxl = X::MXL;
+        h.c.mstatus = if X::XLEN >= 64 {
             (X::MXL << MS_UXL_SHIFT) | (X::MXL << MS_SXL_SHIFT)
         } else {
             0
@@ -428,6 +445,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         };
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
+        if self.xlen_switch {
+            self.check_xlen();
+        }
     }
     /// Sets mhartid.
     pub fn set_hartid(&mut self, id: u64) {
@@ -553,7 +573,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 self.wfi = false;
             }
             if let Some(cause) = self.pending_interrupt() {
-                self.take_trap(cause | (1 << (X::XLEN - 1)), 0, true);
+                // At XLEN 128 bit 63 of the stored mcause stands for bit 127 (see rv128::csr_widen).
+                self.take_trap(cause | (1 << (X::XLEN.min(64) - 1)), 0, true);
+                // The trap may have asked for another XLEN (see xlen_switch.rs).
+                if let Some(s) = self.pending_stop.take() {
+                    return s;
+                }
             }
             if self.insns >= end {
                 return Stop::Budget;
@@ -683,6 +708,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.wfi = false;
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
+        if self.xlen_switch {
+            self.check_xlen();
+        }
     }
 
     /// Raises a synchronous exception at the current pc.
@@ -1026,7 +1054,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Lb => ld!(1, |v| X::Reg::from_i64(v as i8 as i64)),
             K::Lh => ld!(2, |v| X::Reg::from_i64(v as i16 as i64)),
             K::Lw => ld!(4, |v| X::Reg::from_i64(v as i32 as i64)),
-            K::Ld => ld!(8, X::Reg::from_u64),
+            K::Ld => ld!(8, |v| X::Reg::from_i64(v as i64)),
             K::Lbu => ld!(1, X::Reg::from_u64),
             K::Lhu => ld!(2, X::Reg::from_u64),
             K::Lwu => ld!(4, X::Reg::from_u64),
@@ -1099,7 +1127,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             | K::Fld
             | K::Fsw
             | K::Fsd
-            | K::Fp => {
+            | K::Fp
+            | K::Rv128 => {
                 let sys = SysOp {
                     imm: op.imm,
                     k: op.k,
@@ -1145,6 +1174,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         let rd = op.rd;
         match op.k {
             K::Illegal => return Err(illegal),
+            K::Rv128 => return self.execute_rv128(op, illegal),
             K::Ecall => {
                 if self.prv == PRV_S && self.sbi_intercept {
                     self.request_stop(Stop::SbiCall);
@@ -1216,6 +1246,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
                 let csr = op.imm as u32 & 0xfff;
                 let src = match op.k {
+                    K::Csrrw | K::Csrrs | K::Csrrc if X::XLEN == 128 => {
+                        crate::rv128::csr_narrow(csr, a.to_u128())
+                    }
                     K::Csrrw | K::Csrrs | K::Csrrc => a.to_u64(),
                     _ => op.rs1 as u64,
                 };
@@ -1240,7 +1273,11 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     self.csr_write(csr, new).map_err(|_| illegal)?;
                     self.end_block();
                 }
-                self.wr(rd, X::Reg::from_u64(rd_val));
+                if X::XLEN == 128 {
+                    self.wr(rd, X::Reg::from_u128(crate::rv128::csr_widen(csr, rd_val)));
+                } else {
+                    self.wr(rd, X::Reg::from_u64(rd_val));
+                }
             }
             K::LrW | K::LrD => {
                 let size = if op.k == K::LrW { 4 } else { 8 };
@@ -1258,7 +1295,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     if size == 4 {
                         Self::sext32(v)
                     } else {
-                        X::Reg::from_u64(v)
+                        X::Reg::from_i64(v as i64)
                     },
                 );
             }
@@ -1311,7 +1348,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     if size == 4 {
                         Self::sext32(old)
                     } else {
-                        X::Reg::from_u64(old)
+                        X::Reg::from_i64(old as i64)
                     },
                 );
             }
@@ -1349,7 +1386,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     FpOutcome::Illegal => return Err(illegal),
                     FpOutcome::WroteF => self.c.mstatus |= MS_FS,
                     FpOutcome::WroteX(v) => {
-                        self.wr(rd, X::Reg::from_u64(v));
+                        // Sign-extended to 64 bits by fp.rs; on to 128 at XLEN 128.
+                        self.wr(rd, X::Reg::from_i64(v as i64));
                         if self.fp.fflags != flags {
                             self.c.mstatus |= MS_FS;
                         }
@@ -1365,6 +1403,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
         self.end_block();
+        if self.xlen_switch {
+            self.check_xlen();
+        }
     }
 
     // ---- CSRs -----------------------------------------------------------------------------
@@ -1517,7 +1558,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     | (1 << 12)
                     | (1 << 18)
                     | (1 << 20);
-                (X::MXL << (X::XLEN - 2)) | ext
+                // At XLEN 128, bits 63:62 stand for MXL at 127:126 (rv128::csr_widen).
+                (self.c.mxl << (X::XLEN.min(64) - 2)) | ext
             }
             MEDELEG => self.c.medeleg,
             MIDELEG => self.c.mideleg,
@@ -1649,11 +1691,21 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 if (n & MS_MPP) >> MS_MPP_SHIFT == 2 {
                     n = (n & !MS_MPP) | (old & MS_MPP);
                 }
+                if self.xlen_switch && !rv32 {
+                    n = self.warl_sxl_uxl(n, old, v);
+                }
                 self.c.mstatus = n;
                 self.status_changed(old);
+                if self.xlen_switch {
+                    self.check_xlen();
+                }
             }
             MSTATUSH if rv32 => {}
-            MISA => {}
+            MISA => {
+                if self.xlen_switch {
+                    self.write_mxl((v >> (X::XLEN.min(64) - 2)) & 3);
+                }
+            }
             MEDELEG => self.c.medeleg = v & MEDELEG_MASK,
             MIDELEG => self.c.mideleg = v & S_IRQS,
             MIE => self.c.mie = v & ALL_IRQS,
@@ -1752,9 +1804,25 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.update_data_prv();
     }
 
-    /// Converts this hart into one of another XLEN, keeping all state (registers
-    /// truncated or sign-extended). The shape for run-time MXL/SXL/UXL changes.
+    /// Converts this hart into one of another XLEN, keeping all state. A
+    /// register keeps the upper bits it had before the last narrowing when
+    /// its low bits are unchanged since; otherwise it is sign-extended
+    /// (docs/rv128.md, "Switching XLEN").
     pub fn convert<Y: Xlen>(self) -> Hart<Y, B> {
+        // The 128-bit view of every register.
+        let mut full = [0u128; 32];
+        for (i, f) in full.iter_mut().enumerate() {
+            let v = self.x[i].to_u128();
+            let sext = if X::XLEN == 128 {
+                v
+            } else {
+                ((v << (128 - X::XLEN)) as i128 >> (128 - X::XLEN)) as u128
+            };
+            *f = match &self.saved_x {
+                Some(s) if X::XLEN < 128 && X::Reg::from_u128(s[i]).to_u128() == v => s[i],
+                _ => sext,
+            };
+        }
         let mut h = Hart::<Y, B> {
             x: [Y::Reg::ZERO; 32],
             pc: Y::Reg::from_i64(self.pc.to_i64()),
@@ -1785,9 +1853,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pending_stop: None,
             wfi: self.wfi,
             hartid: self.hartid,
+            xlen_switch: self.xlen_switch,
+            pending_xlen: 0,
+            saved_x: if Y::XLEN < 128 {
+                Some(Box::new(full))
+            } else {
+                None
+            },
         };
         for i in 0..32 {
-            h.x[i] = Y::Reg::from_i64(self.x[i].to_i64());
+            h.x[i] = Y::Reg::from_u128(full[i]);
         }
         h.flush_tlb();
         h
