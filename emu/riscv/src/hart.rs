@@ -301,6 +301,8 @@ pub(crate) struct Csrs {
     pub instret_frozen: u64,
     /// misa.MXL (1, 2 or 3); 0 until [`Hart::new`] sets the hart's own.
     pub mxl: u64,
+    /// Bits 127:64 of mscratch and sscratch (RV128).
+    pub scratch_hi: [u64; 2],
 }
 
 /// One RISC-V hart with its RAM, generic over XLEN and the MMIO bus.
@@ -1274,7 +1276,13 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     self.end_block();
                 }
                 if X::XLEN == 128 {
-                    self.wr(rd, X::Reg::from_u128(crate::rv128::csr_widen(csr, rd_val)));
+                    let src_hi = match op.k {
+                        K::Csrrw | K::Csrrs | K::Csrrc => (a.to_u128() >> 64) as u64,
+                        _ => 0,
+                    };
+                    let hi = self.scratch_hi128(csr, op.k, src_hi, writes);
+                    let v = crate::rv128::csr_widen(csr, rd_val) | ((hi as u128) << 64);
+                    self.wr(rd, X::Reg::from_u128(v));
                 } else {
                     self.wr(rd, X::Reg::from_u64(rd_val));
                 }
@@ -1861,8 +1869,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 None
             },
         };
-        for i in 0..32 {
-            h.x[i] = Y::Reg::from_u128(full[i]);
+        for (x, f) in h.x.iter_mut().zip(full) {
+            *x = Y::Reg::from_u128(f);
         }
         h.flush_tlb();
         h

@@ -31,6 +31,7 @@
 //!   mstatus.SXL/UXL ([`rv128`], docs/rv128.md).
 #![warn(missing_docs)]
 
+pub mod asm;
 pub mod bus;
 pub mod csr;
 pub mod decode;
@@ -125,6 +126,10 @@ impl<B: Bus> AnyHart<B> {
     pub fn reg(&self, i: usize) -> u64 {
         each!(&self.0, h => h.reg(i))
     }
+    /// See [`Hart::reg128`].
+    pub fn reg128(&self, i: usize) -> u128 {
+        each!(&self.0, h => h.reg128(i))
+    }
     /// See [`Hart::set_reg`].
     pub fn set_reg(&mut self, i: usize, v: u64) {
         each!(&mut self.0, h => h.set_reg(i, v))
@@ -193,3 +198,5 @@ impl<B: Bus> AnyHart<B> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests128;

@@ -21,7 +21,7 @@
 //! Everything else (the RV64 *W forms, LD/SD, LR.D/SC.D/AMO*.D, C.LD/C.SD,
 //! C.ADDIW, ...) decodes as on RV64 and executes at 128 bits in the generic hart.
 
-use crate::csr::{MCAUSE, MISA, MSTATUS, SCAUSE, SSTATUS};
+use crate::csr::{MCAUSE, MEPC, MISA, MSTATUS, MTVAL, MTVEC, SCAUSE, SEPC, SSTATUS, STVAL, STVEC};
 use crate::decode::{Op, K};
 use crate::formats::{CInsn, Insn};
 
@@ -45,7 +45,16 @@ pub fn decode(raw: u32) -> Option<Op> {
         },
         0x7b => matches!(
             (f7, f3),
-            (0, 0) | (0x20, 0) | (0, 1) | (0, 5) | (0x20, 5) | (1, 0) | (1, 4) | (1, 5) | (1, 6) | (1, 7)
+            (0, 0)
+                | (0x20, 0)
+                | (0, 1)
+                | (0, 5)
+                | (0x20, 5)
+                | (1, 0)
+                | (1, 4)
+                | (1, 5)
+                | (1, 6)
+                | (1, 7)
         ),
         0x2f => {
             f3 == 4
@@ -121,7 +130,8 @@ fn decode_c(c: CInsn) -> Option<Op> {
     Some(match (c.op(), c.funct3()) {
         (0, 1) | (0, 5) => {
             // uimm[5:4|8] in bits 12:10, uimm[7:6] in bits 6:5.
-            let imm = ((bit(12) << 5) | (bit(11) << 4) | (bit(10) << 8) | (((h >> 5) & 3) << 6)) as i32;
+            let imm =
+                ((bit(12) << 5) | (bit(11) << 4) | (bit(10) << 8) | (((h >> 5) & 3) << 6)) as i32;
             if c.funct3() == 1 {
                 word_op(lq_word(c.rdp(), c.rs1p(), imm), 2)
             } else {
@@ -172,12 +182,15 @@ pub(crate) fn csr_widen(csr: u32, v: u64) -> u128 {
             ((v & !(1 << 63)) as u128) | (((v >> 63) as u128) << 127)
         }
         MISA => ((v & !(3 << 62)) as u128) | (((v >> 62) as u128) << 126),
+        // Addresses: virtual addresses are sign-extended (docs/rv128.md).
+        MEPC | SEPC | MTVAL | STVAL | MTVEC | STVEC => v as i64 as i128 as u128,
         _ => v as u128,
     }
 }
 
 /// The 64-bit value the hart's CSR logic takes for an RV128 CSR write of `v`
-/// (the inverse of [`csr_widen`]; other bits above 63 are not stored).
+/// (the inverse of [`csr_widen`]; bits above 63 of other CSRs are not
+/// stored, except those of mscratch and sscratch, kept by the hart).
 pub(crate) fn csr_narrow(csr: u32, v: u128) -> u64 {
     match csr {
         MSTATUS | SSTATUS | MCAUSE | SCAUSE => {
@@ -217,7 +230,10 @@ mod tests {
         let op = dec(0x0502, 128);
         assert_eq!((op.k, op.imm, op.len), (K::Slli, 64, 2));
         // c.srai a0, 63 (shamt6 = 0x3f) sign-extends to 127.
-        let op = dec(0x1 | (4 << 13) | (1 << 12) | (1 << 10) | (2 << 7) | (31 << 2), 128);
+        let op = dec(
+            0x1 | (4 << 13) | (1 << 12) | (1 << 10) | (2 << 7) | (31 << 2),
+            128,
+        );
         assert_eq!((op.k, op.imm, op.rd), (K::Srai, 127, 10));
         // c.lqsp a0, 16(sp) and c.fldsp at other XLENs.
         let w = 2 | (1 << 13) | (10 << 7) | (1 << 6);
@@ -228,7 +244,11 @@ mod tests {
 
     #[test]
     fn csr_views_round_trip() {
-        for (csr, v) in [(MSTATUS, 1u64 << 63 | 0x1800), (MCAUSE, 1 << 63 | 7), (MISA, 3 << 62 | 5)] {
+        for (csr, v) in [
+            (MSTATUS, 1u64 << 63 | 0x1800),
+            (MCAUSE, 1 << 63 | 7),
+            (MISA, 3 << 62 | 5),
+        ] {
             let w = csr_widen(csr, v);
             assert!(w >> 120 != 0 && (w as u64) >> 62 == 0);
             assert_eq!(csr_narrow(csr, w), v);

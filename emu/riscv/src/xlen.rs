@@ -293,11 +293,7 @@ impl Reg for u128 {
         }
     }
     fn divu(self, o: Self) -> Self {
-        if o == 0 {
-            u128::MAX
-        } else {
-            self / o
-        }
+        self.checked_div(o).unwrap_or(u128::MAX)
     }
     fn rem(self, o: Self) -> Self {
         if o == 0 {
@@ -394,7 +390,14 @@ mod tests {
         let a = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210u128;
         let b = 0xdead_beef_0000_0001_0000_0000_ffff_ffffu128;
         // Check the wide product against schoolbook 32-bit limbs.
-        let limbs = |v: u128| [v as u32, (v >> 32) as u32, (v >> 64) as u32, (v >> 96) as u32];
+        let limbs = |v: u128| {
+            [
+                v as u32,
+                (v >> 32) as u32,
+                (v >> 64) as u32,
+                (v >> 96) as u32,
+            ]
+        };
         let (la, lb) = (limbs(a), limbs(b));
         let mut acc = [0u64; 9];
         for i in 0..4 {

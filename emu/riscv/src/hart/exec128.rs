@@ -5,6 +5,7 @@
 use super::{Hart, SysOp};
 use crate::bus::Bus;
 use crate::csr::*;
+use crate::decode::K;
 use crate::formats::Insn;
 use crate::hart::{Exc, END_BLOCK};
 use crate::mmu::Access;
@@ -89,6 +90,25 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         Ok(None)
     }
 
+    /// Bits 127:64 of mscratch/sscratch at XLEN 128 for a CSR instruction of
+    /// kind `k` with source bits 127:64 `src_hi`: gives the old ones and applies the write.
+    pub(super) fn scratch_hi128(&mut self, csr: u32, k: K, src_hi: u64, writes: bool) -> u64 {
+        let slot = match csr {
+            MSCRATCH => 0,
+            SSCRATCH => 1,
+            _ => return 0,
+        };
+        let old = self.c.scratch_hi[slot];
+        if writes {
+            self.c.scratch_hi[slot] = match k {
+                K::Csrrw | K::Csrrwi => src_hi,
+                K::Csrrs | K::Csrrsi => old | src_hi,
+                _ => old & !src_hi,
+            };
+        }
+        old
+    }
+
     /// LR.Q, SC.Q and AMO*.Q on a 16-byte aligned quadword.
     fn amo_q(&mut self, w: Insn, va: u64, src: u128, rd: u8) -> Result<Option<X::Reg>, Exc> {
         let f5 = w.funct5();
@@ -132,7 +152,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 0x18 => old.min(src),
                 _ => old.max(src),
             };
-            if !(self.phys_write(pa, 8, new as u64) && self.phys_write(pa + 8, 8, (new >> 64) as u64)) {
+            if !(self.phys_write(pa, 8, new as u64)
+                && self.phys_write(pa + 8, 8, (new >> 64) as u64))
+            {
                 return Err(fault);
             }
         }

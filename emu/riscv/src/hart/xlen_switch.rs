@@ -70,7 +70,11 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         for shift in [MS_SXL_SHIFT, MS_UXL_SHIFT] {
             let f = (v >> shift) & 3;
             let keep = (old >> shift) & 3;
-            let new = if (1..=self.c.mxl).contains(&f) { f } else { keep };
+            let new = if (1..=self.c.mxl).contains(&f) {
+                f
+            } else {
+                keep
+            };
             n = (n & !(3 << shift)) | (new << shift);
         }
         n
@@ -83,6 +87,19 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             0 => None,
             x if x == X::XLEN => None,
             x => Some(x),
+        }
+    }
+}
+
+impl<X: Xlen, B: Bus> Hart<X, B> {
+    /// Integer register `i` (0..32), zero-extended to 128 bits.
+    pub fn reg128(&self, i: usize) -> u128 {
+        crate::xlen::Reg::to_u128(self.x[i & 31])
+    }
+    /// Sets integer register `i` (truncated to XLEN; writes to x0 are ignored).
+    pub fn set_reg128(&mut self, i: usize, v: u128) {
+        if i & 31 != 0 {
+            self.x[i & 31] = crate::xlen::Reg::from_u128(v);
         }
     }
 }
