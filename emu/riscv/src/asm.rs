@@ -18,6 +18,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+pub mod programs;
+
 /// An integer (or floating-point) register number.
 pub type Reg = u8;
 
@@ -341,6 +343,10 @@ impl Asm {
         div = 0x33, 4, 1; divu = 0x33, 5, 1; rem = 0x33, 6, 1; remu = 0x33, 7, 1;
         mulw = 0x3b, 0, 1; divw = 0x3b, 4, 1; divuw = 0x3b, 5, 1; remw = 0x3b, 6, 1; remuw = 0x3b, 7, 1;
         muld = 0x7b, 0, 1; divd = 0x7b, 4, 1; divud = 0x7b, 5, 1; remd = 0x7b, 6, 1; remud = 0x7b, 7, 1;
+    }
+    /// `bnez rs, label`.
+    pub fn bnez(&mut self, rs: Reg, label: &str) -> &mut Self {
+        self.bne(rs, ZERO, label)
     }
     /// `mv rd, rs`.
     pub fn mv(&mut self, rd: Reg, rs: Reg) -> &mut Self {
