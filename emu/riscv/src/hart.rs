@@ -355,6 +355,11 @@ pub struct Hart<X: Xlen, B: Bus> {
     pending_xlen: u32,
     /// The full registers as of the last narrowing switch (see docs/rv128.md).
     saved_x: Option<Box<[u128; 32]>>,
+    /// The pc a trap or xRET goes to, as its 64-bit CSR value ([`Self::switch_pc_valid`]).
+    switch_pc: u64,
+    /// Whether the pending switch continues at `switch_pc` (a trap or xRET)
+    /// rather than at the sign-extended pc (a CSR write).
+    switch_pc_valid: bool,
 }
 
 macro_rules! rd_x {
@@ -401,6 +406,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             xlen_switch: false,
             pending_xlen: 0,
             saved_x: None,
+            switch_pc: 0,
+            switch_pc_valid: false,
         };
         h.c.mxl = X::MXL;
         h.c.mstatus = if X::XLEN >= 64 {
@@ -687,6 +694,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 base
             };
             self.pc = X::Reg::from_u64(target);
+            self.switch_pc = target;
         } else {
             self.c.mcause = cause;
             self.c.mepc = pc;
@@ -706,12 +714,14 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 base
             };
             self.pc = X::Reg::from_u64(target);
+            self.switch_pc = target;
         }
         self.wfi = false;
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
         if self.xlen_switch {
-            self.check_xlen();
+            // A switch continues at the trap vector as the new XLEN reads it.
+            self.check_xlen_at(true);
         }
     }
 
@@ -1206,6 +1216,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 }
                 self.c.mstatus = n;
                 self.prv = mpp;
+                self.switch_pc = self.c.mepc;
                 self.after_xret();
                 return Ok(Some(X::Reg::from_u64(self.c.mepc)));
             }
@@ -1222,6 +1233,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 n |= MS_SPIE;
                 self.c.mstatus = n;
                 self.prv = spp;
+                self.switch_pc = self.c.sepc;
                 self.after_xret();
                 return Ok(Some(X::Reg::from_u64(self.c.sepc)));
             }
@@ -1412,7 +1424,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.fetch_vpn = u64::MAX;
         self.end_block();
         if self.xlen_switch {
-            self.check_xlen();
+            self.check_xlen_at(true);
         }
     }
 
@@ -1833,7 +1845,11 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
         let mut h = Hart::<Y, B> {
             x: [Y::Reg::ZERO; 32],
-            pc: Y::Reg::from_i64(self.pc.to_i64()),
+            pc: if self.switch_pc_valid {
+                Y::Reg::from_u64(self.switch_pc)
+            } else {
+                Y::Reg::from_i64(self.pc.to_i64())
+            },
             fp: self.fp,
             prv: self.prv,
             bus: self.bus,
@@ -1863,6 +1879,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             hartid: self.hartid,
             xlen_switch: self.xlen_switch,
             pending_xlen: 0,
+            switch_pc: 0,
+            switch_pc_valid: false,
             saved_x: if Y::XLEN < 128 {
                 Some(Box::new(full))
             } else {

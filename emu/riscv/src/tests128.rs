@@ -783,3 +783,42 @@ fn s_and_u_run_at_sxl_and_uxl() {
     assert_eq!(h.reg128(S3 as usize), (7 << 90) | 9);
     let _ = PRV_M;
 }
+
+#[test]
+fn u_at_uxl_32_traps_back_to_m_at_128() {
+    // U runs at 32 bits at 0x8000_xxxx; its ECALL goes to M at 128 bits at
+    // mtvec (not at a sign-extended 32-bit pc), and MRET from there returns
+    // to U at 32 bits again.
+    let code = assemble(|a| {
+        a.li(T0, -1)
+            .csrw(PMPADDR0, T0)
+            .li(T0, 0x1f)
+            .csrw(PMPCFG0, T0);
+        a.la(T0, "mtrap").csrw(MTVEC, T0);
+        a.csrr(T1, MSTATUS);
+        a.li(T2, !((0xfi128 << 32) | (3 << 11))).and(T1, T1, T2);
+        a.li(T2, (3i128 << 34) | (1i128 << 32)).or(T1, T1, T2);
+        a.csrw(MSTATUS, T1);
+        a.li(S5, 0);
+        a.la(T0, "umode").csrw(MEPC, T0).mret();
+        a.label("umode");
+        a.li(A0, -1).srli(A0, A0, 1);
+        a.ecall();
+        a.li(A1, -1).srli(A1, A1, 1);
+        a.ecall();
+        a.label("mtrap");
+        a.addi(S5, S5, 1);
+        a.li(A2, -1).srli(A2, A2, 1);
+        a.li(T0, 2).bge(S5, T0, "done");
+        a.csrr(T0, MEPC).addi(T0, T0, 4).csrw(MEPC, T0).mret();
+        a.label("done");
+    });
+    let mut h = any128(&code);
+    assert_eq!(h.run(1000), Stop::Wfi);
+    assert_eq!(h.xlen(), 128);
+    assert_eq!(h.reg128(S5 as usize), 2, "two ECALLs from U reached M");
+    assert_eq!(h.reg128(A0 as usize), 0x7fff_ffff, "U ran at XLEN 32");
+    assert_eq!(h.reg128(A1 as usize), 0x7fff_ffff, "and again after MRET");
+    assert_eq!(h.reg128(A2 as usize), u128::MAX >> 1, "M at 128");
+    assert_eq!(h.csr(MCAUSE), Some(EXC_ECALL_U));
+}

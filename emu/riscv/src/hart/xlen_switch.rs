@@ -36,9 +36,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
 
     /// Asks for a switch (ending the run) when the privilege level's XLEN is not this hart's.
     pub(super) fn check_xlen(&mut self) {
+        self.check_xlen_at(false);
+    }
+
+    /// Like [`Self::check_xlen`]; `at_switch_pc`: the hart continues at
+    /// `switch_pc` (a trap vector or xEPC) in the new XLEN.
+    pub(super) fn check_xlen_at(&mut self, at_switch_pc: bool) {
         let want = self.wanted_xlen();
         if want != X::XLEN {
             self.pending_xlen = want;
+            self.switch_pc_valid = at_switch_pc;
             if self.pending_stop.is_none() {
                 self.request_stop(Stop::Budget);
             } else {
