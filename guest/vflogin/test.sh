@@ -57,6 +57,29 @@ for sh in "$@"; do
     expect "vflogin ok" 0 "signed in as alice" "$st" "$out"
     case $out in *p4ss*) echo "FAIL vflogin echoed the password"; fails=$((fails + 1)) ;; esac
 
+    # On a terminal, echo is off before the prompt appears (a password typed as soon as the
+    # prompt shows is never echoed). A logging stty stands in for the real one; util-linux's
+    # `script` gives vflogin a terminal as its stdin; the prompt goes to the same log.
+    if command -v script >/dev/null; then
+        mkdir -p "$tmp/bin"
+        # shellcheck disable=SC2016 # $* and $1 belong to the fake stty
+        printf '#!/bin/sh\necho "stty $*" >>"%s"\n[ "$1" = -g ] && echo saved-state\nexit 0\n' \
+            "$tmp/order" >"$tmp/bin/stty"
+        chmod +x "$tmp/bin/stty"
+        : >"$tmp/order"
+        cmd="login alice${nl}tty-secret${nl}"
+        fake "$cmd" "ok: signed in as alice$nl"
+        st=0
+        echo tty-secret | PATH="$tmp/bin:$PATH" script -qec \
+            "$sh '$here/vflogin' alice 2>>'$tmp/order'" /dev/null >/dev/null 2>&1 || st=$?
+        check "vflogin on a tty" "$cmd"
+        order=$(cat "$tmp/order")
+        expect "vflogin on a tty" 0 "stty -echo${nl}Password for alice: " "$st" "$order"
+        expect "vflogin on a tty restores" 0 "stty saved-state" "$st" "$order"
+    else
+        echo "SKIP vflogin on a tty: no 'script' (util-linux)"
+    fi
+
     cmd="login alice${nl}nope${nl}"
     fake "$cmd" "error: wrong password$nl"
     st=0; out=$(echo nope | $sh "$here/vflogin" alice 2>&1) || st=$?

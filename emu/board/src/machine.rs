@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use vf_devices::clint::Clint;
-use vf_devices::memory::{GuestAddress, SliceMemory};
+use vf_devices::memory::{self, GuestAddress, GuestMemory, SliceMemory};
 use vf_devices::plic::Plic;
 use vf_devices::virtio::console::Console;
 use vf_devices::virtio::{status, EmptySlot, VirtioMmio, VirtioTransport};
@@ -253,7 +253,8 @@ trait Cpu {
     fn set_pc(&mut self, pc: u64);
     fn privilege(&self) -> u8;
     fn set_privilege(&mut self, p: u8);
-    fn ram_mut(&mut self) -> &mut [u8];
+    fn ram_mut_tracked(&mut self) -> &mut [u8];
+    fn code_written(&mut self, pa: u64, len: u64);
     fn ram_read(&self, pa: u64, buf: &mut [u8]) -> bool;
     fn ram_write(&mut self, pa: u64, data: &[u8]) -> bool;
     fn set_irq_lines(&mut self, mask: u64, level: bool);
@@ -294,8 +295,11 @@ impl<X: HartXlen> Cpu for Hart<X, BoardBus> {
     fn set_privilege(&mut self, p: u8) {
         Hart::set_privilege(self, p)
     }
-    fn ram_mut(&mut self) -> &mut [u8] {
-        Hart::ram_mut(self)
+    fn ram_mut_tracked(&mut self) -> &mut [u8] {
+        Hart::ram_mut_tracked(self)
+    }
+    fn code_written(&mut self, pa: u64, len: u64) {
+        Hart::code_written(self, pa, len)
     }
     fn ram_read(&self, pa: u64, buf: &mut [u8]) -> bool {
         Hart::ram_read(self, pa, buf)
@@ -354,6 +358,40 @@ pub struct Machine {
     /// (deterministic time, [`IDLE_SKIP_LIMIT`]).
     idle_skipped: u64,
     boot: BootInfo,
+    /// The guest-physical ranges `[start, end)` devices wrote during a
+    /// service (kept to reuse its allocation).
+    dma_written: Vec<(u64, u64)>,
+}
+
+/// Guest RAM lent to the devices for DMA: records the ranges written, for
+/// [`Cpu::code_written`].
+struct DmaMemory<'a, 'b> {
+    mem: SliceMemory<'a>,
+    written: &'b mut Vec<(u64, u64)>,
+}
+
+impl GuestMemory for DmaMemory<'_, '_> {
+    fn read(&self, addr: GuestAddress, buf: &mut [u8]) -> memory::Result<()> {
+        self.mem.read(addr, buf)
+    }
+    fn write(&mut self, addr: GuestAddress, buf: &[u8]) -> memory::Result<()> {
+        self.mem.write(addr, buf)?;
+        if !buf.is_empty() {
+            // In RAM, so the end does not overflow.
+            let (lo, hi) = (addr.0, addr.0 + buf.len() as u64);
+            match self.written.last_mut() {
+                Some((a, b)) if lo <= *b && hi >= *a => {
+                    *a = (*a).min(lo);
+                    *b = (*b).max(hi);
+                }
+                _ => self.written.push((lo, hi)),
+            }
+        }
+        Ok(())
+    }
+    fn check_range(&self, addr: GuestAddress, len: u64) -> memory::Result<()> {
+        self.mem.check_range(addr, len)
+    }
 }
 
 /// The virtio device id a slot of `kind` needs.
@@ -488,6 +526,7 @@ impl Machine {
             exit: None,
             idle_deadline: None,
             idle_skipped: 0,
+            dma_written: Vec::new(),
             boot: BootInfo {
                 layout,
                 dtb,
@@ -699,8 +738,12 @@ impl Machine {
             }
             self.input.drain(..n);
         }
+        let mut written = std::mem::take(&mut self.dma_written);
         {
-            let mut mem = SliceMemory::new(GuestAddress(fdt::RAM_BASE), cpu.ram_mut());
+            let mut mem = DmaMemory {
+                mem: SliceMemory::new(GuestAddress(fdt::RAM_BASE), cpu.ram_mut_tracked()),
+                written: &mut written,
+            };
             if mask & 1 != 0 {
                 dev.console.poll(&mut mem);
             }
@@ -709,9 +752,15 @@ impl Machine {
                     s.poll_dyn(&mut mem);
                 }
             }
-            // Decoded instructions are checked against the instruction word
-            // on every fetch, so DMA into code needs no invalidation here.
         }
+        // The hart keeps decoded blocks of code pages until it sees them
+        // written: report what the devices wrote, so DMA into code (a
+        // program read from disk or 9p into a page that held other code)
+        // is decoded afresh.
+        for (pa, end) in written.drain(..) {
+            cpu.code_written(pa, end - pa);
+        }
+        self.dma_written = written;
         let bus = cpu.bus();
         bus.plic
             .set_level(fdt::virtio_irq(0), dev.console.irq_level());
@@ -808,7 +857,8 @@ impl SbiEnv for Env<'_> {
         self.cpu.set_csr(MIP, if pending { IRQ_SSI } else { 0 });
     }
     fn fence_i(&mut self) {
-        // Decoded instructions are validated against memory on every fetch.
+        // Every write into a page of decoded code drops its blocks (guest
+        // stores in the hart, DMA in `service`): nothing is left to flush.
     }
     fn sfence_vma(&mut self) {
         // Rewriting satp flushes the hart's TLBs.
@@ -927,5 +977,32 @@ mod tests {
         let mut m = idle_machine(u64::MAX, TimeMode::Deterministic);
         assert_eq!(m.cpu.csr(SCOUNTEREN), Some(0b111));
         assert_eq!(m.cpu.csr(MCOUNTEREN), Some(0b111));
+    }
+
+    #[test]
+    fn dma_memory_records_the_ranges_devices_write() {
+        let mut ram = vec![0u8; 0x4000];
+        let mut written = Vec::new();
+        {
+            let mut mem = DmaMemory {
+                mem: SliceMemory::new(GuestAddress(fdt::RAM_BASE), &mut ram),
+                written: &mut written,
+            };
+            let base = fdt::RAM_BASE;
+            mem.write(GuestAddress(base + 0x10), &[1, 2, 3, 4]).unwrap();
+            mem.write(GuestAddress(base + 0x14), &[5; 4]).unwrap(); // adjoins: merged
+            mem.write(GuestAddress(base + 0x3000), &[6; 2]).unwrap();
+            mem.write(GuestAddress(base + 0x3000), &[]).unwrap(); // empty: not recorded
+            assert!(mem.write(GuestAddress(base + 0x3fff), &[7; 2]).is_err());
+            let mut b = [0u8; 4];
+            mem.read(GuestAddress(base + 0x14), &mut b).unwrap();
+            assert_eq!(b, [5; 4]);
+        }
+        let base = fdt::RAM_BASE;
+        assert_eq!(
+            written,
+            vec![(base + 0x10, base + 0x18), (base + 0x3000, base + 0x3002)]
+        );
+        assert_eq!(&ram[0x10..0x18], &[1, 2, 3, 4, 5, 5, 5, 5]);
     }
 }

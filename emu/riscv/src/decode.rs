@@ -109,6 +109,9 @@ pub enum K {
     /// FLQ/FSQ, Q-format FP): `imm` is the (expanded) 32-bit instruction word,
     /// executed by the hart's RV128 part (see [`crate::rv128`]).
     Rv128,
+    /// Never decoded: the hart ends each decoded block with it (the block
+    /// falls through to the next pc).
+    BlockEnd,
 }
 
 /// A decoded instruction: 8 bytes.

@@ -77,9 +77,8 @@ fn new_icache(xlen: u32) -> Box<[ICacheEntry; ICACHE_SIZE]> {
 }
 
 /// One instruction of a decoded block: the op and the instruction word it
-/// was decoded from (compared with memory before every execution, so
-/// self-modifying code and DMA into RAM are always seen). 16 bytes, so an
-/// op is two register loads.
+/// was decoded from (for xtval and the floating-point executor). 16 bytes,
+/// so an op is two register loads.
 ///
 /// The fields are laid out by hand (`repr(C)`, no implicit padding) so the
 /// loop reads each one straight into a register instead of copying an
@@ -115,6 +114,21 @@ impl BlockOp {
             poff: poff.min(0xffc) as u16,
         }
     }
+    /// The op after a block's last instruction: [`K::BlockEnd`] at page
+    /// offset `poff` (up to 0x1000), where the block falls through to.
+    fn end(poff: u32) -> BlockOp {
+        BlockOp {
+            raw: 0,
+            imm: 0,
+            k: K::BlockEnd,
+            rd: 0,
+            rs1: 0,
+            rs2: 0,
+            len: 0,
+            _pad: 0,
+            poff: poff.min(0x1000) as u16,
+        }
+    }
     #[inline(always)]
     fn op(&self) -> Op {
         Op {
@@ -145,51 +159,6 @@ struct SysOp {
 
 /// Most instructions in one decoded block.
 const BLOCK_MAX: usize = 16;
-/// Most bytes of code behind one block.
-const CODE_MAX: usize = 4 * BLOCK_MAX;
-
-impl Block {
-    /// Whether RAM at offset `at` still holds the code this block was
-    /// decoded from (compared 8 bytes at a time; the last chunk overlaps).
-    #[inline(always)]
-    fn matches(&self, ram: &[u8], at: usize) -> bool {
-        let len = (self.bytes as usize).min(CODE_MAX);
-        let Some(mem) = ram.get(at..at.wrapping_add(len)) else {
-            return false;
-        };
-        let code = &self.code[..len];
-        if len < 8 {
-            return len >= 4
-                && rd32(mem, 0) == rd32(code, 0)
-                && rd32(mem, len - 4) == rd32(code, len - 4);
-        }
-        let mut j = 0;
-        while j + 8 < len {
-            if rd64(mem, j) != rd64(code, j) {
-                return false;
-            }
-            j += 8;
-        }
-        rd64(mem, len - 8) == rd64(code, len - 8)
-    }
-}
-
-#[inline(always)]
-fn rd64(s: &[u8], at: usize) -> u64 {
-    match s.get(at..at + 8) {
-        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        None => u64::MAX,
-    }
-}
-
-#[inline(always)]
-fn rd32(s: &[u8], at: usize) -> u32 {
-    match s.get(at..at + 4) {
-        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-        None => u32::MAX,
-    }
-}
-
 /// Decoded-block cache slots (direct-mapped by a hash of the start pc).
 const BLOCKS: usize = 1 << 12;
 
@@ -200,36 +169,40 @@ const BLOCKS: usize = 1 << 12;
 /// reaches the guest.
 pub(crate) const END_BLOCK: u64 = u64::MAX;
 
-/// A run of decoded instructions inside one page, starting at virtual address
-/// `pc` and ending at the first jump, system instruction or page end (a
+/// A run of decoded instructions inside one page, starting at RAM offset
+/// `at` and ending at the first jump, system instruction or page end (a
 /// conditional branch ends the run only when taken). Executing a block walks the array with an index,
 /// so the next instruction never waits on a load of the previous one's length.
+///
+/// Blocks are keyed by where their code lies in RAM, not by virtual
+/// address: the ops do not depend on the mapping (pc-relative ops use the
+/// pc of the running block), so processes that map the same physical code
+/// share its blocks, and satp writes or SFENCE.VMA leave them valid.
+///
+/// A block is valid while `gen` equals its page's code generation
+/// ([`Hart::page_gen`]): every write into a page that holds decoded blocks
+/// (guest stores, which reach such pages only through the slow path; DMA
+/// reported by the board; [`Hart::ram_write`]; [`Hart::ram_mut`]) bumps it.
 #[derive(Clone, Copy)]
 struct Block {
-    /// Virtual start address (`u64::MAX`: empty slot; a pc is always even).
-    pc: u64,
+    /// RAM offset of the first instruction (`u64::MAX`: empty slot).
+    at: u64,
+    /// The code generation of the block's page when it was decoded.
+    gen: u32,
     /// Number of valid entries in `ops` (1..=BLOCK_MAX for a filled slot).
     n: u32,
-    /// Page offset just after the last op (up to 0x1000).
-    end: u32,
-    /// Bytes of code the block was decoded from: from its start to the end
-    /// of the last op's 4-byte word (4..=CODE_MAX).
-    bytes: u32,
-    /// Those bytes, compared with memory on every entry into the block.
-    code: [u8; CODE_MAX],
-    ops: [BlockOp; BLOCK_MAX],
+    /// `n` ops and a [`K::BlockEnd`] after them.
+    ops: [BlockOp; BLOCK_MAX + 1],
 }
 
 fn new_blocks(xlen: u32) -> Box<[Block; BLOCKS]> {
     let op = BlockOp::new(decode(0, xlen), 0, 0);
     let v = vec![
         Block {
-            pc: u64::MAX,
+            at: u64::MAX,
+            gen: 0,
             n: 0,
-            end: 0,
-            bytes: 0,
-            code: [0; CODE_MAX],
-            ops: [op; BLOCK_MAX],
+            ops: [op; BLOCK_MAX + 1],
         };
         BLOCKS
     ];
@@ -331,8 +304,20 @@ pub struct Hart<X: Xlen, B: Bus> {
     pub(crate) fetch_addend: u64,
     /// RAM offset of the page of the block being executed (`u64::MAX`: none).
     pub(crate) code_page: u64,
-    /// A slow-path write hit `code_page`: end the block after this instruction.
+    /// A write hit `code_page`: end the block after this instruction.
     pub(crate) code_written: bool,
+    /// Per RAM page: its code generation (see [`Block`]), bumped when a
+    /// page that holds decoded blocks is written.
+    pub(crate) page_gen: Vec<u32>,
+    /// Per RAM page: whether blocks were decoded from it since it was last
+    /// written. The store TLB never maps such a page, so every store into
+    /// it takes the slow path, which invalidates the page's blocks.
+    pub(crate) page_code: Vec<bool>,
+    /// The pages whose `page_code` is set (and possibly some whose flag was
+    /// cleared since; compacted when it outgrows the page count).
+    code_list: Vec<u32>,
+    /// A page generation wrapped: every block must go before the next one runs.
+    blocks_stale: bool,
     pub(crate) data_prv: u8,
     /// The TLB set of loads and stores (see [`crate::mmu::Tlbs`]).
     pub(crate) data_tlb: u8,
@@ -373,6 +358,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     /// at [`RAM_BASE`] (rounded up to whole 4 KiB pages) and `bus` for everything else.
     pub fn new(ram_size: usize, bus: B) -> Self {
         let ram_size = ram_size.div_ceil(4096) * 4096;
+        let pages = ram_size / 4096;
         let mut h = Hart {
             x: [X::Reg::ZERO; 32],
             pc: X::Reg::from_u64(RAM_BASE),
@@ -392,6 +378,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             fetch_addend: 0,
             code_page: u64::MAX,
             code_written: false,
+            page_gen: vec![0; pages],
+            page_code: vec![false; pages],
+            code_list: Vec::new(),
+            blocks_stale: false,
             data_prv: PRV_M,
             data_tlb: PRV_M,
             reservation: None,
@@ -470,9 +460,31 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     pub fn ram_size(&self) -> u64 {
         self.ram.len() as u64
     }
-    /// All of RAM, for bulk loading (kernel, initrd, device tree).
+    /// All of RAM, for bulk loading (kernel, initrd, device tree). Every
+    /// decoded block is dropped, since the caller may write anywhere; a
+    /// caller that knows what it writes uses [`Self::ram_mut_tracked`].
     pub fn ram_mut(&mut self) -> &mut [u8] {
+        self.invalidate_all_code();
         &mut self.ram
+    }
+    /// All of RAM for a caller that reports every range it writes with
+    /// [`Self::code_written`] before the hart runs again (device DMA), so
+    /// decoded blocks of code it overwrites are dropped and the rest stay.
+    pub fn ram_mut_tracked(&mut self) -> &mut [u8] {
+        &mut self.ram
+    }
+    /// Reports that `len` bytes of RAM at physical address `pa` were
+    /// written behind the hart's back (see [`Self::ram_mut_tracked`]):
+    /// decoded blocks of those pages are decoded afresh when next run.
+    /// Addresses outside RAM are ignored.
+    pub fn code_written(&mut self, pa: u64, len: u64) {
+        let start = pa.max(self.ram_base);
+        let end = pa
+            .saturating_add(len)
+            .min(self.ram_base.saturating_add(self.ram.len() as u64));
+        if start < end {
+            self.invalidate_ram(start - self.ram_base, end - start);
+        }
     }
     /// All of RAM, read-only (virtqueue processing by devices goes through the board).
     pub fn ram(&self) -> &[u8] {
@@ -492,6 +504,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     pub fn ram_write(&mut self, pa: u64, data: &[u8]) -> bool {
         match self.ram_range(pa, data.len()) {
             Some(r) => {
+                self.invalidate_ram(r.start as u64, data.len() as u64);
                 self.ram[r].copy_from_slice(data);
                 true
             }
@@ -768,11 +781,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             let bytes = v.to_le_bytes();
             // SAFETY: as in `load`: the entry maps this virtual page to a RAM page, and
             // `off..off + N` lies inside that page, hence inside `self.ram`.
+            // The store TLB never maps a page that holds decoded code
+            // (`page_code`), so this store changes no decoded instruction.
             unsafe {
                 std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ram.as_mut_ptr().add(off), N);
-            }
-            if (off as u64) & !0xfff == self.code_page {
-                return Err(Exc::new(END_BLOCK, 0));
             }
             return Ok(());
         }
@@ -835,6 +847,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         let mut pc = self.pc;
         let mut n = self.insns;
         while n < self.stop_at {
+            if self.blocks_stale {
+                self.flush_blocks();
+            }
             let pcu = pc.to_u64();
             if (pcu >> 12 != self.fetch_vpn && !self.fetch_switch(pcu)) || pcu & 0xfff > 0xffc {
                 n += 1;
@@ -842,11 +857,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 pc = self.step(pc);
                 continue;
             }
-            let bi = Self::block_index(pcu);
             // RAM offset of the block start (the fetch cache maps the whole page to RAM).
-            let at = pcu.wrapping_add(self.fetch_addend) as usize;
-            if self.blocks[bi].pc != pcu || !self.blocks[bi].matches(&self.ram, at) {
-                // A new block, or its code changed (a store, DMA): decode afresh.
+            let at = pcu.wrapping_add(self.fetch_addend);
+            let bi = Self::block_index(at);
+            let gen = self.page_gen.get((at >> 12) as usize).copied();
+            if self.blocks[bi].at != at || Some(self.blocks[bi].gen) != gen {
+                // A new block, or its page was written (a store, DMA): decode afresh.
                 self.build_block(bi, pcu);
                 if self.blocks[bi].n == 0 {
                     n += 1;
@@ -857,38 +873,57 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             // Stores into this page end the block right after them, so an
             // instruction the block itself modifies is decoded afresh.
-            self.code_page = at as u64 & !0xfff;
+            self.code_page = at & !0xfff;
             // The budget check is per block: the block runs `cnt` ops unless
             // one of them jumps, traps or asks to stop. `insns` is set as if
             // all of them run (a CSR op, the only reader, is always the last
             // one) and corrected on an early exit.
-            let blk_n = self.blocks[bi].n as usize;
-            let cnt = (self.stop_at - n).min(blk_n.min(BLOCK_MAX) as u64) as usize;
+            let blk = &self.blocks[bi];
+            let blk_n = (blk.n as usize).min(BLOCK_MAX);
+            if self.stop_at - n < blk_n as u64 {
+                // The budget ends inside this block: one instruction at a time.
+                n += 1;
+                self.insns = n;
+                pc = self.step(pc);
+                continue;
+            }
+            // The budget check is per block, and `insns` is set as if every
+            // op runs (a CSR op, the only reader, is always the last one);
+            // an early exit (a jump, a trap, a stop request) corrects it.
+            self.insns = n + blk_n as u64;
             let page_va = pcu & !0xfff;
-            self.insns = n + cnt as u64;
-            let mut i = 0;
+            // The ops are walked by raw pointer up to the block's
+            // `BlockEnd`, so the loop keeps little more than the hart, the
+            // pointer and the page address live and has no exit test of its own.
+            let start = blk.ops.as_ptr();
+            let mut p = start;
+            let done =
+                |p: *const BlockOp| (p as usize - start as usize) / std::mem::size_of::<BlockOp>();
             pc = loop {
-                if i == cnt {
-                    let blk = &self.blocks[bi];
-                    let end = if cnt < blk_n {
-                        blk.ops[cnt].poff as u64
-                    } else {
-                        blk.end as u64
-                    };
-                    break X::Reg::from_u64(page_va + end);
-                }
-                let bop = &self.blocks[bi].ops[i];
-                let (op, raw, poff) = (bop.op(), bop.raw, bop.poff as u64);
-                i += 1;
-                let ipc = page_va + poff;
+                // SAFETY: `p` lies in `ops[..=blk_n]` of block `bi`: it starts
+                // at `ops[0]`, and `ops[blk_n]` is a `BlockEnd`
+                // (`build_block`), whose `execute` ends the loop. Nothing
+                // writes or moves `self.blocks` while the ops run: only
+                // `build_block` and `flush_blocks` do, and neither is
+                // reachable from `execute` or `raise` (a code write that
+                // needs all blocks dropped sets `blocks_stale`, handled
+                // between blocks).
+                let bop = unsafe { *p };
+                // SAFETY: `p` is at most `ops[blk_n]` (above), so `p + 1`
+                // is at most one past the end of `ops`.
+                p = unsafe { p.add(1) };
+                let (op, raw) = (bop.op(), bop.raw);
+                let ipc = page_va + bop.poff as u64;
                 match self.execute(op, ipc, raw) {
                     Ok(None) => {}
                     Ok(Some(target)) => {
-                        self.insns = n + i as u64;
+                        if op.k != K::BlockEnd {
+                            self.insns = n + done(p) as u64;
+                        }
                         break target;
                     }
                     Err(e) => {
-                        self.insns = n + i as u64;
+                        self.insns = n + done(p) as u64;
                         break self.raise(e, ipc, op.len);
                     }
                 }
@@ -944,10 +979,21 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     /// Decodes the block starting at `pc` into slot `bi`. `pc` lies in the
     /// page the fetch cache maps (`fetch_vpn`), at most 0xffc into it; the
     /// block stops before any instruction whose 4-byte word would leave the page.
+    /// Marks the page as code (see [`Self::page_code`]).
     #[cold]
     #[inline(never)]
     fn build_block(&mut self, bi: usize, pc: u64) {
         let base = pc.wrapping_add(self.fetch_addend) as usize;
+        let page = base >> 12;
+        if page >= self.page_code.len() {
+            self.blocks[bi].at = u64::MAX;
+            self.blocks[bi].n = 0;
+            return;
+        }
+        if !self.page_code[page] {
+            self.mark_code_page(page);
+        }
+        let gen = self.page_gen[page];
         let last = 0xffc_usize.saturating_sub((pc & 0xfff) as usize);
         let blk = &mut self.blocks[bi];
         let mut off = 0usize;
@@ -970,24 +1016,96 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 break;
             }
         }
-        blk.pc = pc;
+        blk.ops[cnt] = BlockOp::end(((pc & 0xfff) as usize + off) as u32);
+        blk.at = if cnt == 0 { u64::MAX } else { base as u64 };
+        blk.gen = gen;
         blk.n = cnt as u32;
-        blk.end = ((pc & 0xfff) as usize + off) as u32;
-        let bytes = if cnt == 0 {
-            0
-        } else {
-            blk.ops[cnt - 1].poff as usize + 4 - (pc & 0xfff) as usize
+    }
+
+    /// Marks RAM page `p` as holding decoded code and drops every store-TLB
+    /// entry that maps it, so later stores into it take the slow path.
+    #[cold]
+    fn mark_code_page(&mut self, p: usize) {
+        self.page_code[p] = true;
+        if self.code_list.len() >= self.page_code.len() {
+            let flags = &self.page_code;
+            self.code_list.retain(|&q| flags[q as usize]);
+            self.code_list.sort_unstable();
+            self.code_list.dedup();
+        }
+        self.code_list.push(p as u32);
+        self.tlb.drop_stores_to((p as u64) << 12);
+    }
+
+    /// RAM page `p`, which holds decoded blocks, was written: its blocks
+    /// become stale, and a block running from it ends after this instruction.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn code_page_written(&mut self, p: usize) {
+        let Some(flag) = self.page_code.get_mut(p) else {
+            return;
         };
-        match self.ram.get(base..base.wrapping_add(bytes)) {
-            Some(src) if bytes <= CODE_MAX => {
-                blk.code[..bytes].copy_from_slice(src);
-                blk.bytes = bytes as u32;
+        *flag = false;
+        let g = self.page_gen[p].wrapping_add(1);
+        self.page_gen[p] = g;
+        if g == 0 {
+            // The generation wrapped: a block decoded 2^32 writes ago
+            // could match again, so every block goes (after the running one).
+            self.blocks_stale = true;
+        }
+        if (p as u64) << 12 == self.code_page {
+            self.code_written = true;
+        }
+    }
+
+    /// Drops the decoded blocks of the RAM pages that `len` bytes at RAM
+    /// offset `off` touch (the range lies inside RAM).
+    fn invalidate_ram(&mut self, off: u64, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let first = (off >> 12) as usize;
+        let last = ((off + len - 1) >> 12) as usize;
+        let last = last.min(self.page_code.len().saturating_sub(1));
+        if first > last {
+            return;
+        }
+        if last - first >= self.code_list.len() {
+            // A wide range: the list of code pages is shorter.
+            for i in 0..self.code_list.len() {
+                let p = self.code_list[i] as usize;
+                if (first..=last).contains(&p) && self.page_code[p] {
+                    self.code_page_written(p);
+                }
             }
-            _ => {
-                blk.pc = u64::MAX;
-                blk.n = 0;
+            return;
+        }
+        for p in first..=last {
+            if self.page_code[p] {
+                self.code_page_written(p);
             }
         }
+    }
+
+    /// Empties every block slot.
+    #[cold]
+    fn flush_blocks(&mut self) {
+        self.blocks_stale = false;
+        for b in self.blocks.iter_mut() {
+            b.at = u64::MAX;
+        }
+    }
+
+    /// Drops every decoded block (RAM may have been written anywhere).
+    fn invalidate_all_code(&mut self) {
+        let list = std::mem::take(&mut self.code_list);
+        for &p in &list {
+            if self.page_code[p as usize] {
+                self.code_page_written(p as usize);
+            }
+        }
+        self.code_list = list;
+        self.code_list.clear();
     }
 
     #[inline(always)]
@@ -1116,6 +1234,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Remw => w32!((au as u32).rem(bu as u32) as u64),
             K::Remuw => w32!((au as u32).remu(bu as u32) as u64),
             K::Fence | K::FenceI => {}
+            K::BlockEnd => return Ok(Some(X::Reg::from_u64(pc))),
             K::Illegal
             | K::Ecall
             | K::Ebreak
@@ -1866,6 +1985,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             fetch_addend: 0,
             code_page: u64::MAX,
             code_written: false,
+            page_gen: self.page_gen,
+            page_code: self.page_code,
+            code_list: self.code_list,
+            blocks_stale: false,
             data_prv: self.data_prv,
             data_tlb: self.data_tlb,
             reservation: None,

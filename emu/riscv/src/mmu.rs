@@ -109,6 +109,16 @@ impl Tlbs {
         }
         false
     }
+    /// Drops the store entries of every set that map RAM page offset `page_off`.
+    pub(crate) fn drop_stores_to(&mut self, page_off: u64) {
+        for set in self.sets.iter_mut() {
+            for e in set[Access::Store as usize].iter_mut() {
+                if e.tag != u64::MAX && (e.tag << 12).wrapping_add(e.addend) == page_off {
+                    *e = EMPTY;
+                }
+            }
+        }
+    }
     /// Records that an entry for `vpn` came from a mapping of `span` pages.
     fn note_span(&mut self, vpn: u64, span: u64) {
         if span > 1 {
@@ -330,8 +340,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             return false;
         };
         if end <= self.ram.len() as u64 && !self.in_overlay(pa) {
-            if off & !0xfff == self.code_page {
-                self.code_written = true;
+            for p in [off >> 12, end.saturating_sub(1).max(off) >> 12] {
+                if self.page_code[p as usize] {
+                    self.code_page_written(p as usize);
+                }
             }
             let off = off as usize;
             self.ram[off..off + size as usize].copy_from_slice(&v.to_le_bytes()[..size as usize]);
@@ -356,7 +368,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             return Err(Exc::new(acc.access_fault(), va));
         }
         if let Some(page_off) = self.ram_page(pa) {
-            if self.pmp_ok(pa & !0xfff, 4096, acc, prv) {
+            // Stores into a page of decoded code stay on the slow path, which invalidates.
+            let code = acc == Access::Store && self.page_code[(page_off >> 12) as usize];
+            if !code && self.pmp_ok(pa & !0xfff, 4096, acc, prv) {
                 let vpn = va >> 12;
                 let set = self.tlb_set(prv, acc);
                 let e = &mut self.tlb.sets[set][acc as usize][(vpn as usize) & (TLB_SIZE - 1)];

@@ -512,3 +512,125 @@ fn budget_ends_exactly_inside_a_block() {
     assert_eq!(h.reg(10), 4 * 8 + 6);
     assert_eq!(h.pc(), RAM_BASE + 6 * 4);
 }
+
+fn jal(rd: u32, off: i32) -> u32 {
+    let i = off as u32;
+    (((i >> 20) & 1) << 31)
+        | (((i >> 1) & 0x3ff) << 21)
+        | (((i >> 11) & 1) << 20)
+        | (((i >> 12) & 0xff) << 12)
+        | (rd << 7)
+        | 0x6f
+}
+/// `jalr x0, 0(ra)`.
+const RET: u32 = 0x0000_8067;
+
+#[test]
+fn store_into_decoded_code_through_a_warm_store_tlb_is_seen() {
+    let mut h = hart64();
+    // f at +0x2000: `addi a0, a0, 1; ret`. The first store fills the store
+    // TLB for f's page before f is decoded; decoding f must take that entry
+    // away, or the patch below would go unseen by f's decoded block.
+    put(&mut h, RAM_BASE + 0x2000, &[addi(10, 10, 1), RET]);
+    put(
+        &mut h,
+        RAM_BASE,
+        &[
+            s_type(0x23, 2, 5, 0, 0x100), // sw zero, 0x100(t0)
+            jal(1, 0x2000 - 4),           // call f
+            s_type(0x23, 2, 5, 6, 0),     // sw t1, 0(t0): f's addi becomes +5
+            jal(1, 0x2000 - 12),          // call f
+            WFI,
+        ],
+    );
+    h.set_reg(5, RAM_BASE + 0x2000);
+    h.set_reg(6, addi(10, 10, 5) as u64);
+    assert_eq!(h.run(100), Stop::Wfi);
+    assert_eq!(h.reg(10), 6);
+}
+
+#[test]
+fn writes_reported_by_the_board_drop_decoded_code() {
+    let mut h = hart64();
+    put(&mut h, RAM_BASE, &[addi(10, 10, 1), WFI]);
+    assert_eq!(h.run(10), Stop::Wfi);
+    assert_eq!(h.reg(10), 1);
+    h.set_irq_lines(IRQ_MSI, true);
+    assert!(h.set_csr(MIE, IRQ_MSI)); // WFI falls through (mstatus.MIE = 0: no trap)
+                                      // DMA: written through the tracked view, then reported.
+    h.ram_mut_tracked()[..4].copy_from_slice(&addi(10, 10, 5).to_le_bytes());
+    h.code_written(RAM_BASE, 4);
+    h.set_pc(RAM_BASE);
+    assert_eq!(h.run(2), Stop::Budget);
+    assert_eq!(h.reg(10), 6);
+    // A bulk write through `ram_mut` drops every block.
+    h.ram_mut()[..4].copy_from_slice(&addi(10, 10, 20).to_le_bytes());
+    h.set_pc(RAM_BASE);
+    assert_eq!(h.run(2), Stop::Budget);
+    assert_eq!(h.reg(10), 26);
+    // A report of a range that holds no code, or lies outside RAM, changes nothing.
+    h.code_written(RAM_BASE + 0x1000, 8);
+    h.code_written(0, 16);
+    h.set_pc(RAM_BASE);
+    assert_eq!(h.run(2), Stop::Budget);
+    assert_eq!(h.reg(10), 46);
+}
+
+#[test]
+fn remapped_code_page_runs_the_new_code_after_sfence() {
+    let mut h = hart64();
+    s_mode_with_pmp(&mut h);
+    // A and D preset: VA 0x1000 -> RAM + 0x5000; the gigapage maps RAM at VA 0x4000_0000.
+    let satp = sv39_tables(&mut h, 0xcf);
+    assert!(h.set_csr(SATP, satp));
+    put(&mut h, RAM_BASE + 0x5000, &[addi(10, 10, 1), RET]);
+    put(&mut h, RAM_BASE + 0x6000, &[addi(10, 10, 10), RET]);
+    put(
+        &mut h,
+        RAM_BASE + 0x400,
+        &[
+            i_type(0x67, 1, 0, 9, 0), // jalr ra, 0(s1): the page at VA 0x1000
+            sd(6, 7, 0),              // the leaf PTE now points at RAM + 0x6000
+            0x1200_0073,              // sfence.vma
+            i_type(0x67, 1, 0, 9, 0), // the same VA again
+            WFI,
+        ],
+    );
+    h.set_reg(9, 0x1000);
+    h.set_reg(7, 0x4000_0000 + 0x10_2008); // the 4 KiB leaf PTE through the gigapage
+    h.set_reg(6, (((RAM_BASE + 0x6000) >> 12) << 10) | 0xcf);
+    h.set_privilege(PRV_S);
+    h.set_pc(0x4000_0400);
+    assert_eq!(h.run(100), Stop::Wfi);
+    assert_eq!(h.privilege(), PRV_S, "no trap: {:?}", h.csr(MCAUSE));
+    assert_eq!(h.reg(10), 11);
+}
+
+#[test]
+fn code_shared_by_two_mappings_sees_a_store_through_either() {
+    let mut h = hart64();
+    s_mode_with_pmp(&mut h);
+    // VA 0x1000 and VA 0x4000_5000 both map RAM + 0x5000.
+    let satp = sv39_tables(&mut h, 0xcf);
+    assert!(h.set_csr(SATP, satp));
+    put(&mut h, RAM_BASE + 0x5000, &[addi(10, 10, 1), RET]);
+    put(
+        &mut h,
+        RAM_BASE + 0x400,
+        &[
+            i_type(0x67, 1, 0, 9, 0), // call through VA 0x1000
+            i_type(0x67, 1, 0, 8, 0), // call through VA 0x4000_5000 (the same block)
+            s_type(0x23, 2, 8, 6, 0), // patch it through the second mapping
+            i_type(0x67, 1, 0, 9, 0), // call through the first again
+            WFI,
+        ],
+    );
+    h.set_reg(9, 0x1000);
+    h.set_reg(8, 0x4000_5000);
+    h.set_reg(6, addi(10, 10, 100) as u64);
+    h.set_privilege(PRV_S);
+    h.set_pc(0x4000_0400);
+    assert_eq!(h.run(100), Stop::Wfi);
+    assert_eq!(h.privilege(), PRV_S, "no trap: {:?}", h.csr(MCAUSE));
+    assert_eq!(h.reg(10), 102);
+}

@@ -658,63 +658,6 @@ impl<C: Connector> FileSystem for SyncHome<C> {
     }
 }
 
-/// The head record (docs/sync-format.md section 6).
-#[derive(serde::Deserialize)]
-struct HeadRecord {
-    format: u64,
-    revision: u64,
-    manifest: Vec<BlobId>,
-    manifest_size: u64,
-}
-
-/// The server's current version and manifest (version 0 and an empty manifest without a head).
-async fn fetch_manifest<R: Remote>(
-    remote: &R,
-    keys: &RepoKeys,
-) -> Result<(u64, Manifest), HomeError> {
-    let Some(head) = remote.get_head().await? else {
-        return Ok((0, Manifest::default()));
-    };
-    let pt = keys.open_head(head.version, &head.data)?;
-    let rec: HeadRecord = serde_json::from_slice(&pt).map_err(|e| vfsync_core::Error::Format {
-        what: "head",
-        detail: e.to_string(),
-    })?;
-    if rec.format != 1 {
-        return Err(vfsync_core::Error::FormatVersion(rec.format).into());
-    }
-    if rec.revision != head.version {
-        return Err(vfsync_core::Error::Format {
-            what: "head",
-            detail: format!(
-                "revision {} stored as version {}",
-                rec.revision, head.version
-            ),
-        }
-        .into());
-    }
-    let mut bytes = Vec::new();
-    for id in &rec.manifest {
-        let stored = remote.get_blob(id).await?;
-        bytes.extend(keys.open_blob(BlobKind::Manifest, id, &stored)?);
-        if bytes.len() as u64 > rec.manifest_size {
-            break;
-        }
-    }
-    if bytes.len() as u64 != rec.manifest_size {
-        return Err(vfsync_core::Error::Format {
-            what: "head",
-            detail: format!(
-                "manifest of {} bytes, head says {}",
-                bytes.len(),
-                rec.manifest_size
-            ),
-        }
-        .into());
-    }
-    Ok((head.version, Manifest::decode(&bytes)?))
-}
-
 /// A file's content from its blobs, checked against its size.
 pub(crate) async fn fetch_content<R: Remote>(
     remote: &R,
@@ -896,6 +839,18 @@ impl<C: Connector, P: Persist> HomeDriver<C, P> {
         true
     }
 
+    /// Whether the local store (persistence) holds the signed-in home as it is now: nothing
+    /// changed since the last save, and no save is queued or running. False when signed out
+    /// or without persistence.
+    pub fn saved(&self) -> bool {
+        let inner = self.inner.borrow();
+        self.persist.enabled()
+            && inner.login.is_some()
+            && !inner.save_dirty
+            && !inner.save_queued
+            && !inner.saving
+    }
+
     /// Whether the signed-in home has changes the server has not seen.
     pub fn pending(&self) -> bool {
         self.inner.borrow().changed_at.is_some()
@@ -1019,7 +974,7 @@ impl<C: Connector, P: Persist> HomeDriver<C, P> {
         let restored = saved.is_some();
         let fresh = match saved {
             Some(_) => None,
-            None => Some(fetch_manifest(&remote, &keys).await?),
+            None => Some(vfsync_core::engine::head_manifest(&remote, &keys).await?),
         };
         {
             let mut inner = self.inner.borrow_mut();

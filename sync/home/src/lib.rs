@@ -1,6 +1,6 @@
 //! vflogin: the guest's end-to-end-encrypted, synced home directory (docs/vflogin.md).
 //!
-//! The host serves [`SyncHome`] as a 9p file system (tag `vfhome`, mounted at `/home` by the
+//! The host serves [`SyncHome`] as a 9p file system (tag `home`, mounted at `/home` by the
 //! guest's init). Before sign-in its root holds only `.vfsync/ctl`, the control file the guest's
 //! `vflogin`, `vfsync` and `vflogout` scripts talk to. Sign-in derives the keys and fetches the
 //! manifest through vfsync-core (in the host: the guest never sees a key); then `/USER` appears

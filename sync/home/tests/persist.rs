@@ -209,7 +209,9 @@ fn a_reload_loses_nothing_including_changes_made_offline() {
     remove(&mut s, &["alice"], "old.txt");
     let r = ctl(&mut s, &d, "sync\n");
     assert!(r.starts_with("error: server unreachable"), "{r}");
+    assert!(!d.saved(), "changes since the last save");
     save(&d);
+    assert!(d.saved(), "the store holds the home as it is");
     assert!(!store.snapshot().is_empty());
     // The page reloads: everything in memory is gone.
     drop((s, d));
