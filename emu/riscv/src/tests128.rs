@@ -822,3 +822,31 @@ fn u_at_uxl_32_traps_back_to_m_at_128() {
     assert_eq!(h.reg128(A2 as usize), u128::MAX >> 1, "M at 128");
     assert_eq!(h.csr(MCAUSE), Some(EXC_ECALL_U));
 }
+
+#[test]
+fn f_and_d_results_sign_extend_to_128_bits() {
+    const FT0: Reg = 0; // f0
+    const FT1: Reg = 1; // f1
+    let code = assemble(|a| {
+        a.li(T0, 1 << 13).csrrs(ZERO, MSTATUS, T0); // FS = initial
+        a.li(T1, -3).fcvt_d_l(FT0, T1); // -3.0
+        a.fcvt_l_d(A0, FT0); // -3, sign-extended to 128 bits
+        a.fmv_x_d(A1, FT0); // the bits of -3.0: bit 63 set, sign-extended
+        a.li(T2, (1i128 << 100) | 5)
+            .fcvt_d_l(FT1, T2)
+            .fcvt_l_d(A2, FT1); // uses bits 63:0 only
+        a.feq_d(A3, FT0, FT0);
+    });
+    let h = {
+        let mut h = hart_with(&code);
+        assert_eq!(h.run(100), Stop::Wfi);
+        h
+    };
+    assert_eq!(h.reg128(A0 as usize), (-3i128) as u128);
+    assert_eq!(
+        h.reg128(A1 as usize),
+        (-3.0f64).to_bits() as i64 as i128 as u128
+    );
+    assert_eq!(h.reg128(A2 as usize), 5);
+    assert_eq!(h.reg128(A3 as usize), 1);
+}
