@@ -4,7 +4,7 @@
 # binary under `vfvm --raw --stats` (release build); the same loop compiled
 # from C for rv64 with bench/cpu.sh is the comparison. Writes bench/RV128-RESULTS.md.
 #
-# Usage: bench/rv128.sh [ROUNDS]      (default 100: about 0.9 G instructions)
+# Usage: bench/rv128.sh [ROUNDS]      (default 100: about 0.22 G instructions)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
