@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the web page into dist/ (release: LTO + wasm-opt -O3), installing
+# Builds the web page into dist/ (release: LTO, then wasm-opt -O3), installing
 # what is missing first. Nothing is downloaded at build time except crates
 # (crates.io) and npm packages (npm registry): Trunk runs --offline with the
 # wasm-bindgen and wasm-opt found on PATH.
@@ -7,7 +7,8 @@
 #   web/build.sh            # release build into dist/
 #   web/build.sh --debug    # quick unoptimised build
 #
-# Needs: cargo + rustup, npm, Debian's binaryen (wasm-opt 108).
+# Needs: cargo + rustup, Node.js + npm. wasm-opt is binaryen's from npm
+# (package.json; Debian's binaryen 108 breaks wasm-bindgen's externref table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,21 +31,23 @@ if ! have_version wasm-bindgen "wasm-bindgen $WB_VERSION"; then
   # index reachable here lacks; cargo resolves 1.0.10 instead.
   cargo install wasm-bindgen-cli --version "$WB_VERSION"
 fi
-if ! command -v wasm-opt >/dev/null; then
-  echo "wasm-opt is missing: apt-get install binaryen" >&2
-  exit 1
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
 fi
+if [ ! -d node_modules/@xterm/xterm ] || [ ! -x node_modules/.bin/wasm-opt ] ||
+   [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "== npm ci"
+  npm ci --ignore-scripts --no-audit --no-fund
+fi
+# binaryen's wasm-opt from npm (the version Trunkfile.toml names) before any
+# other on PATH: binaryen <= 108 (Debian bookworm's) points wasm-bindgen's
+# externref table export at the funcref table (binaryen issue 4711, fixed in
+# 110), and the page then dies on load in WebAssembly.Table.set/grow.
+export PATH="$PWD/node_modules/.bin:$PATH"
 WASM_OPT_VERSION=$(wasm-opt --version | awk '{print $3}')
 if ! grep -q "wasm_opt = \"version_$WASM_OPT_VERSION\"" Trunkfile.toml; then
   echo "wasm-opt is version $WASM_OPT_VERSION; Trunkfile.toml names another: Trunk would try to download it" >&2
   exit 1
-fi
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-if [ ! -d node_modules/@xterm/xterm ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== npm ci"
-  npm ci --ignore-scripts --no-audit --no-fund
 fi
 
 # Trunk runs offline (Trunkfile.toml), so cargo must have every crate already.
@@ -64,4 +67,14 @@ for d in guest/images guest/rv32/images; do
     cp -l "$d"/* "dist/$d/" 2>/dev/null || cp "$d"/* "dist/$d/"
   fi
 done
+# The ext2 root also as a chunked image (web/src/chunked.rs, docs/vm-config.md),
+# and vm-configs/linux-rv64-disk.json naming it: the page fetches its chunks
+# on demand (tests/browser/e2e.test.mjs boots it).
+if [ -f guest/images/rootfs.ext2 ] && [ -f vm-configs/linux-rv64-disk.json ]; then
+  web/chunk-image.sh guest/images/rootfs.ext2 dist/guest/images
+  sed 's|"\(\.\./guest/images/rootfs\.ext2\)"|"\1.chunks.json"|' vm-configs/linux-rv64-disk.json \
+    > dist/vm-configs/linux-rv64-disk-chunked.json
+  grep -q 'rootfs\.ext2\.chunks\.json' dist/vm-configs/linux-rv64-disk-chunked.json || {
+    echo "vm-configs/linux-rv64-disk.json no longer names ../guest/images/rootfs.ext2" >&2; exit 1; }
+fi
 echo "== dist/ is ready: serve it, e.g. vfsync-server --web dist"

@@ -2,37 +2,42 @@
 //! `vfsync-server` on 127.0.0.1, with the host's `vfsync` command on the other side.
 //!
 //! The guest (the committed Linux image, whose init mounts the 9p share tagged `home` at
-//! /home and installs vflogin/vfsync/vflogout) is driven over pipes. Every wait is bounded;
-//! the server and the VM are killed when the test ends, however it ends.
+//! /home and installs vflogin/vfsync/vflogout) is driven over pipes with the harness of
+//! tests/common. Every wait is bounded; the server and the VM are killed when the test ends,
+//! however it ends. The binaries vfsync-server and vfsync (packages vfsync-server,
+//! vfsync-cli) are built next to vfvm if they are missing.
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The longest wait for one expected output (boot included; generous for loaded machines).
-const WAIT: Duration = Duration::from_secs(240);
+mod common;
+use common::{root, Vm, PROMPT};
+
 const PASSWORD: &str = "correct horse battery staple";
-const PROMPT: &str = " # ";
+/// A wrong password that is typed too: it must not be echoed either.
+const WRONG_PASSWORD: &str = "not the password";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A binary of the workspace next to vfvm, built on demand.
-fn sibling(name: &str, package: &str) -> PathBuf {
+/// A binary of the host tools next to vfvm, in vfvm's profile. The first call in a process
+/// runs `cargo build -p vfsync-server -p vfsync-cli` (both at once, as bench/home.sh does: one
+/// feature resolution, so a second command rebuilds nothing).
+fn sibling(name: &str) -> PathBuf {
+    static BUILT: Mutex<bool> = Mutex::new(false);
     let vfvm = PathBuf::from(env!("CARGO_BIN_EXE_vfvm"));
     let bin = vfvm.with_file_name(name);
-    if !bin.exists() {
+    let mut built = BUILT.lock().unwrap();
+    if !*built {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", package])
-            .current_dir(root())
-            .status()
-            .expect("cargo build");
-        assert!(st.success(), "building {package} failed");
+        let mut c = Command::new(cargo);
+        c.args(["build", "-q", "-p", "vfsync-server", "-p", "vfsync-cli"]);
+        if vfvm.parent().and_then(Path::file_name) == Some("release".as_ref()) {
+            c.arg("--release");
+        }
+        let st = c.current_dir(root()).status().expect("cargo build");
+        assert!(st.success(), "building vfsync-server and vfsync-cli failed");
+        *built = true;
     }
     assert!(bin.exists(), "{} missing", bin.display());
     bin
@@ -62,7 +67,7 @@ impl Server {
     }
 
     fn spawn(port: u16, data: &Path) -> Child {
-        Command::new(sibling("vfsync-server", "vfsync-server"))
+        Command::new(sibling("vfsync-server"))
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),
@@ -130,7 +135,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The host's `vfsync` command.
 fn vfsync(dir: Option<&Path>, args: &[&str]) -> String {
-    let mut c = Command::new(sibling("vfsync", "vfsync-cli"));
+    let mut c = Command::new(sibling("vfsync"));
     c.env("VFSYNC_PASSWORD", PASSWORD)
         .env("VFSYNC_AGENT_SOCK", "none")
         .args(args);
@@ -146,144 +151,25 @@ fn vfsync(dir: Option<&Path>, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-struct Output {
-    data: Mutex<(Vec<u8>, bool)>,
-    cond: Condvar,
+/// Signs in with `password`: types `vflogin USER`, waits for the password prompt (printed once
+/// echo is off), types the password and waits for `expect` and the prompt; returns vflogin's
+/// output.
+fn vflogin(vm: &mut Vm, user: &str, password: &str, expect: &str) -> String {
+    vm.send(&format!("vflogin {user}"));
+    vm.expect(&format!("Password for {user}: "));
+    vm.send(password);
+    let mut out = vm.expect(expect);
+    if expect != PROMPT {
+        out.push_str(&vm.expect(PROMPT));
+    }
+    out
 }
 
-/// A running vfvm whose console we read and type into.
-struct Vm {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Arc<Output>,
-    cursor: usize,
-}
-
-impl Vm {
-    fn start(args: &[&str]) -> Vm {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vfvm"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn vfvm");
-        let stdin = child.stdin.take();
-        let out = Arc::new(Output {
-            data: Mutex::new((Vec::new(), false)),
-            cond: Condvar::new(),
-        });
-        // stdout and stderr both go to the transcript (vfvm's own messages are on stderr).
-        for mut stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let o = out.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = stream.read(&mut buf).unwrap_or(0);
-                    let mut g = o.data.lock().unwrap();
-                    if n == 0 {
-                        g.1 = true;
-                        o.cond.notify_all();
-                        return;
-                    }
-                    g.0.extend_from_slice(&buf[..n]);
-                    o.cond.notify_all();
-                }
-            });
-        }
-        Vm {
-            child,
-            stdin,
-            out,
-            cursor: 0,
-        }
-    }
-
-    /// Waits until `what` appears after the cursor; moves the cursor past it and returns
-    /// what came before (from the old cursor).
-    fn expect(&mut self, what: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        let mut g = self.out.data.lock().unwrap();
-        loop {
-            if let Some(pos) = g.0[self.cursor..]
-                .windows(what.len())
-                .position(|w| w == what.as_bytes())
-            {
-                let start = self.cursor;
-                self.cursor += pos + what.len();
-                return String::from_utf8_lossy(&g.0[start..self.cursor]).into_owned();
-            }
-            let now = Instant::now();
-            if now >= deadline || (g.1 && self.child.try_wait().ok().flatten().is_some()) {
-                panic!(
-                    "waiting for {what:?}: {}; console so far:\n{}",
-                    if now >= deadline {
-                        "timed out"
-                    } else {
-                        "vfvm exited"
-                    },
-                    String::from_utf8_lossy(&g.0)
-                );
-            }
-            g = self
-                .out
-                .cond
-                .wait_timeout(g, (deadline - now).min(Duration::from_secs(1)))
-                .unwrap()
-                .0;
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let s = self.stdin.as_mut().expect("stdin open");
-        s.write_all(line.as_bytes()).unwrap();
-        s.write_all(b"\n").unwrap();
-        s.flush().unwrap();
-    }
-
-    /// Runs a shell command, waits for `expect` and then the prompt; returns the output up
-    /// to the prompt.
-    fn run(&mut self, cmd: &str, expect: &str) -> String {
-        self.send(cmd);
-        let mut out = self.expect(expect);
-        if expect != PROMPT {
-            out.push_str(&self.expect(PROMPT));
-        }
-        out
-    }
-
-    /// Signs in with `password`; returns vflogin's output.
-    fn vflogin(&mut self, user: &str, password: &str, expect: &str) -> String {
-        self.send(&format!("vflogin {user}"));
-        self.expect(&format!("Password for {user}: "));
-        // The script turns echo off (stty) after the prompt; input typed before that may be
-        // flushed by the terminal, so give it a moment (not a timing assertion).
-        std::thread::sleep(Duration::from_secs(3));
-        self.send(password);
-        let mut out = self.expect(expect);
-        out.push_str(&self.expect(PROMPT));
-        out
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "vfvm did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Neither password ever appears on the console (echo is off while it is typed).
+fn assert_no_password(vm: &Vm) {
+    let t = vm.transcript();
+    for p in [PASSWORD, WRONG_PASSWORD] {
+        assert!(!t.contains(p), "the password {p:?} was echoed:\n{t}");
     }
 }
 
@@ -336,19 +222,19 @@ fn the_synced_home_in_vfvm() {
     vfsync(Some(&host), &["sync"]);
 
     let config = root().join("vm-configs/linux-rv64.json");
-    let mut vm = Vm::start(&["--sync", &url, config.to_str().unwrap()]);
+    let mut vm = Vm::spawn(&["--sync", &url, config.to_str().unwrap()], true);
     vm.expect("to power off.");
     vm.expect(PROMPT);
 
     // Failures are one clear line.
-    let out = vm.vflogin("alice", "not the password", PROMPT);
+    let out = vflogin(&mut vm, "alice", WRONG_PASSWORD, PROMPT);
     assert!(out.contains("vflogin: wrong password"), "{out}");
-    let out = vm.vflogin("carol", PASSWORD, PROMPT);
+    let out = vflogin(&mut vm, "carol", PASSWORD, PROMPT);
     assert!(out.contains("vflogin: unknown user carol"), "{out}");
 
     // Sign in; the shell moves into the home.
-    let out = vm.vflogin("alice", PASSWORD, "signed in as alice");
-    assert!(!out.contains(PASSWORD), "the password is not echoed");
+    vflogin(&mut vm, "alice", PASSWORD, "signed in as alice");
+    assert_no_password(&vm);
     vm.run("pwd", "/home/alice");
     vm.run("cat seed.txt", "seed-from-host");
 
@@ -470,16 +356,18 @@ fn the_synced_home_in_vfvm() {
     vm.run("vfsync", "up down.txt");
     vm.run("vflogout", "vflogout: signed out alice");
     server.stop();
-    let out = vm.vflogin("alice", PASSWORD, PROMPT);
+    let out = vflogin(&mut vm, "alice", PASSWORD, PROMPT);
     assert!(out.contains("vflogin: server unreachable"), "{out}");
     server.restart();
 
     // Changes made after the last vfsync are synced when the guest powers off.
-    vm.vflogin("alice", PASSWORD, "signed in as alice");
+    vflogin(&mut vm, "alice", PASSWORD, "signed in as alice");
     vm.run("echo at-exit > /home/alice/exit.txt", PROMPT);
     vm.send("poweroff");
     let status = vm.wait_exit();
     assert!(status.success(), "{status:?}");
+    // Four sign-ins and two failed ones: no password on the console, ever.
+    assert_no_password(&vm);
     vfsync(Some(&host), &["sync"]);
     assert_eq!(
         std::fs::read_to_string(host.join("exit.txt")).unwrap(),
@@ -489,4 +377,99 @@ fn the_synced_home_in_vfvm() {
         std::fs::read_to_string(host.join("down.txt")).unwrap(),
         "while-down\n"
     );
+}
+
+/// Deterministic, incompressible bytes (xorshift64*), so the 10 MB file is not a run of zeros.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        v.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// The figures of bench/home.sh (written to bench/HOME-RESULTS.md): not a test, a measurement,
+/// so it is ignored by `cargo test`. A home of 1,000 small files in 10 directories and a
+/// 10 MiB file is made on the host and synced; then, in `vfvm --sync`: the time from the
+/// password's Enter to the shell prompt in the home (`vflogin`) and to the listing of all
+/// 1,001 files; the first read of the 10 MiB file; and `vfsync` of 100 changed files. The
+/// figures (seconds, host wall clock) are written as `key value` lines to the file named by
+/// VF_HOME_BENCH_OUT (else printed).
+#[test]
+#[ignore = "a benchmark: run by bench/home.sh"]
+fn bench_home() {
+    const BIG: usize = 10 * 1024 * 1024;
+    let server = Server::start();
+    let url = server.url();
+    vfsync(None, &["register", "-u", "alice", &url]);
+    let tmp = tempfile::tempdir().unwrap();
+    let host = tmp.path().join("host");
+    let repo_url = format!("{url}/u/alice/home");
+    vfsync(None, &["co", &repo_url, host.to_str().unwrap()]);
+    for d in 0..10 {
+        let dir = host.join(format!("d{d}"));
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..100 {
+            let line = format!("file d{d}/f{i:03}\n");
+            std::fs::write(dir.join(format!("f{i:03}")), line.repeat(1024 / line.len())).unwrap();
+        }
+    }
+    std::fs::write(host.join("big.bin"), noise(BIG, 0x5eed)).unwrap();
+    let t = Instant::now();
+    vfsync(Some(&host), &["sync"]);
+    let host_upload = t.elapsed();
+
+    let config = root().join("vm-configs/linux-rv64.json");
+    let t = Instant::now();
+    let mut vm = Vm::spawn(&["--sync", &url, config.to_str().unwrap()], true);
+    vm.expect("to power off.");
+    vm.expect(PROMPT);
+    let boot = t.elapsed();
+
+    vm.send("vflogin alice");
+    vm.expect("Password for alice: ");
+    let t = Instant::now();
+    vm.send(PASSWORD);
+    vm.expect("signed in as alice");
+    vm.expect(PROMPT);
+    let login = t.elapsed();
+    vm.run("find . -type f | wc -l", "\r\n1001\r\n");
+    let usable = t.elapsed();
+
+    let t = Instant::now();
+    vm.run("wc -c < big.bin", &format!("\r\n{BIG}\r\n"));
+    let open_big = t.elapsed();
+    let t = Instant::now();
+    vm.run("wc -c < big.bin", &format!("\r\n{BIG}\r\n"));
+    let reread_big = t.elapsed();
+
+    // 100 files changed (f000..f009 of each directory), then synced at once, on one command
+    // line (so the automatic sync, 3 s after the last change, cannot run first).
+    vm.send("for f in d*/f00?; do echo changed >> $f; done; echo EDITED-$((2+3)); vfsync");
+    vm.expect("EDITED-5");
+    let t = Instant::now();
+    let out = vm.expect("vfsync: version");
+    let line = vm.expect(PROMPT);
+    let sync100 = t.elapsed();
+    assert!(line.contains(" 100 uploaded,"), "{out}{line}");
+    vm.end_with("poweroff", "poweroff");
+
+    let figures = format!(
+        "host_upload {:.2}\nboot {:.2}\nvflogin {:.2}\nusable {:.2}\nopen_10mb {:.2}\nreread_10mb {:.2}\nsync_100 {:.2}\n",
+        host_upload.as_secs_f64(),
+        boot.as_secs_f64(),
+        login.as_secs_f64(),
+        usable.as_secs_f64(),
+        open_big.as_secs_f64(),
+        reread_big.as_secs_f64(),
+        sync100.as_secs_f64(),
+    );
+    match std::env::var_os("VF_HOME_BENCH_OUT") {
+        Some(p) => std::fs::write(p, figures).unwrap(),
+        None => print!("{figures}"),
+    }
 }

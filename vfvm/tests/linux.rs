@@ -6,156 +6,22 @@
 //! and each ends the way a user would (`poweroff`, `halt`, `reboot`, or
 //! leaving the shell), which must end vfvm with status 0.
 //!
-//! Every wait is bounded; a guard kills the child if a test fails. Time
-//! is deterministic (`--deterministic`), so runs do not depend on host speed.
+//! The harness (tests/common): every wait is bounded, and the child is killed if a test
+//! fails. Time is deterministic (`--deterministic`), so runs do not depend on host speed.
 
-use std::io::{Read, Write};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-/// The longest wait for one expected output (boot included; generous for
-/// loaded CI machines and unoptimised board code).
-const WAIT: Duration = Duration::from_secs(600);
+mod common;
+use common::{committed_config, images, Vm, PROMPT};
 
-fn images() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest/images")
-}
-
-struct Output {
-    data: Mutex<(Vec<u8>, bool)>,
-    cond: Condvar,
-}
-
-/// A running vfvm whose console we read and type into.
-struct Vm {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    out: Arc<Output>,
-    /// Where the next search starts.
-    cursor: usize,
-}
-
-impl Vm {
-    fn start(config: &Path, extra: &[&str]) -> Vm {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vfvm"))
-            .arg("--deterministic")
-            .args(extra)
-            .arg(config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn vfvm");
-        let stdin = child.stdin.take();
-        let mut stdout = child.stdout.take().expect("stdout");
-        let out = Arc::new(Output {
-            data: Mutex::new((Vec::new(), false)),
-            cond: Condvar::new(),
-        });
-        let o = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stdout.read(&mut buf).unwrap_or(0);
-                let mut g = o.data.lock().unwrap();
-                if n == 0 {
-                    g.1 = true;
-                    o.cond.notify_all();
-                    return;
-                }
-                g.0.extend_from_slice(&buf[..n]);
-                o.cond.notify_all();
-            }
-        });
-        Vm {
-            child,
-            stdin,
-            out,
-            cursor: 0,
-        }
-    }
-
-    /// Waits until `what` appears after the cursor; moves the cursor past it.
-    fn expect(&mut self, what: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        let mut g = self.out.data.lock().unwrap();
-        loop {
-            if let Some(pos) = g.0[self.cursor..]
-                .windows(what.len())
-                .position(|w| w == what.as_bytes())
-            {
-                let start = self.cursor;
-                self.cursor += pos + what.len();
-                return String::from_utf8_lossy(&g.0[start..self.cursor]).into_owned();
-            }
-            let now = Instant::now();
-            if g.1 || now >= deadline {
-                panic!(
-                    "waiting for {what:?}: {}; console so far:\n{}",
-                    if g.1 {
-                        "vfvm closed its output"
-                    } else {
-                        "timed out"
-                    },
-                    String::from_utf8_lossy(&g.0)
-                );
-            }
-            g = self.out.cond.wait_timeout(g, deadline - now).unwrap().0;
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        let s = self.stdin.as_mut().expect("stdin open");
-        s.write_all(line.as_bytes()).unwrap();
-        s.write_all(b"\n").unwrap();
-        s.flush().unwrap();
-    }
-
-    /// Runs a shell command and waits for the next prompt.
-    fn run(&mut self, cmd: &str, expect: &str) -> String {
-        self.send(cmd);
-        let out = self.expect(expect);
-        self.expect(PROMPT);
-        out
-    }
-
-    /// Types `cmd` (poweroff, halt, reboot or exit), waits for init's
-    /// "Requesting system WHAT" and for vfvm to end with status 0.
-    fn end_with(&mut self, cmd: &str, what: &str) {
-        self.send(cmd);
-        self.expect(&format!("Requesting system {what}"));
-        let status = self.wait_exit();
-        assert_eq!(status.code(), Some(0), "{status:?}");
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "vfvm did not exit");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const PROMPT: &str = " # ";
-
-/// A config of vm-configs/.
-fn committed_config(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../vm-configs")
-        .join(name)
+/// Boots `config` with `vfvm --deterministic EXTRA... CONFIG` (vfvm's stderr is the test's).
+fn start(config: &Path, extra: &[&str]) -> Vm {
+    let mut args: Vec<OsString> = vec!["--deterministic".into()];
+    args.extend(extra.iter().map(OsString::from));
+    args.push(config.into());
+    Vm::spawn(&args, false)
 }
 
 fn write_config(dir: &Path, body: &str) -> PathBuf {
@@ -251,7 +117,7 @@ impl Scratch {
 fn builtin_sbi_boot_disk_and_share() {
     let img = images();
     let s = scratch("riscv64", &img.join("Image"), &img.join("initramfs.cpio"));
-    let mut vm = Vm::start(&s.config, &["--rw"]);
+    let mut vm = start(&s.config, &["--rw"]);
     // No `quiet` in this config: the kernel's messages are on the console.
     vm.expect("SBI specification v2.0 detected");
     vm.expect("Run /init as init process");
@@ -278,13 +144,13 @@ fn builtin_sbi_boot_disk_and_share() {
 /// The rv32 kernel and userland with the same scratch disk and 9p share.
 #[test]
 fn rv32_disk_and_share() {
-    let guest = images().join("..");
+    let guest = common::root().join("guest");
     let s = scratch(
         "riscv32",
         &guest.join("images/Image-rv32"),
         &guest.join("rv32/images/initramfs.cpio"),
     );
-    let mut vm = Vm::start(&s.config, &["--rw"]);
+    let mut vm = start(&s.config, &["--rw"]);
     vm.expect("9p share 'home' mounted on /home");
     vm.expect(PROMPT);
     vm.run("uname -m", "\r\nriscv32\r\n");
@@ -307,7 +173,7 @@ fn opensbi_boot() {
             i = img.join("initramfs.cpio").display(),
         ),
     );
-    let mut vm = Vm::start(&config, &[]);
+    let mut vm = start(&config, &[]);
     vm.expect("Run /init as init process");
     vm.expect(PROMPT);
     vm.run("echo $((6*7))", "\r\n42\r\n");
@@ -324,7 +190,7 @@ fn opensbi_boot() {
 #[test]
 fn disk_root_config() {
     let config = committed_config("linux-rv64-disk.json");
-    let mut vm = Vm::start(&config, &[]);
+    let mut vm = start(&config, &[]);
     // The config's command line has `quiet`: no kernel messages, rcS's come first.
     vm.expect("9p share 'home' mounted on /home");
     vm.expect("vfsync guest: Linux 6.1");
@@ -345,7 +211,7 @@ fn disk_root_config() {
 #[test]
 fn rv32_boot() {
     let config = committed_config("linux-rv32.json");
-    let mut vm = Vm::start(&config, &[]);
+    let mut vm = start(&config, &[]);
     vm.expect("vfsync guest: Linux 6.1");
     vm.expect(PROMPT);
     vm.run("uname -m", "\r\nriscv32\r\n");

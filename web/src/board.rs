@@ -5,7 +5,7 @@ use vf_board::clock::TimeMode;
 use vf_board::config::{BootImages, VmConfig};
 use vf_board::fdt::VirtioKind;
 use vf_board::machine::{Event, Exit, Machine};
-use vf_devices::virtio::blk::{Blk, MemBlock};
+use vf_devices::virtio::blk::{Blk, BlockBackend, BlockError, MemBlock};
 use vf_devices::virtio::rng::{EntropySource, Rng};
 use vf_devices::virtio::{VirtioMmio, VirtioTransport};
 
@@ -16,6 +16,30 @@ use crate::webconfig::WebConfig;
 /// The downloaded files, by config key (`bios`, `kernel`, `initrd`, `driveN`).
 pub type Files = Vec<(String, Vec<u8>)>;
 
+/// Drives that are not downloaded whole (chunked images: src/chunked.rs), by config key.
+pub type Disks = Vec<(String, Box<dyn BlockBackend>)>;
+
+/// A boxed backend as the (generic) virtio-blk device's backend.
+struct DynDisk(Box<dyn BlockBackend>);
+
+impl BlockBackend for DynDisk {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+    fn read_only(&self) -> bool {
+        self.0.read_only()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        self.0.read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, buf: &[u8]) -> Result<(), BlockError> {
+        self.0.write_at(offset, buf)
+    }
+    fn flush(&mut self) -> Result<(), BlockError> {
+        self.0.flush()
+    }
+}
+
 /// The board's [`VmConfig`] for a web config (its file names are those
 /// written in the config; the board reads no files itself: the images come
 /// in [`BootImages`]).
@@ -24,11 +48,13 @@ pub fn vm_config(c: &WebConfig) -> VmConfig {
 }
 
 /// Builds the machine: the boot images and drives from `files` (drives are
-/// held in memory; the guest's writes change only that copy), entropy from
-/// `entropy`, time from `time`; `home` is the synced home's 9p device (src/home/).
+/// held in memory; the guest's writes change only that copy) or, for a drive
+/// in `disks`, that backend; entropy from `entropy`, time from `time`; `home`
+/// is the synced home's 9p device (src/home/).
 pub fn build<E: EntropySource + 'static>(
     c: &WebConfig,
     mut files: Files,
+    mut disks: Disks,
     entropy: E,
     time: TimeMode,
     mut home: Option<Box<dyn VirtioTransport>>,
@@ -62,6 +88,11 @@ pub fn build<E: EntropySource + 'static>(
             }
             VirtioKind::Block => {
                 let Some(drive) = drives.next() else { continue };
+                if let Some(i) = disks.iter().position(|(k, _)| *k == drive.key) {
+                    let disk = disks.swap_remove(i).1;
+                    devices.push(Box::new(VirtioMmio::new(Blk::new(DynDisk(disk)))));
+                    continue;
+                }
                 let data = take(&drive.key)
                     .ok_or_else(|| format!("{} ({}) was not loaded", drive.key, drive.name))?;
                 devices.push(Box::new(VirtioMmio::new(Blk::new(MemBlock::new(

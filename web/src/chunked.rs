@@ -26,6 +26,23 @@ pub const MIN_CHUNK: u64 = 512;
 pub const MAX_CHUNK: u64 = 16 << 20;
 /// Largest disk accepted.
 pub const MAX_DISK: u64 = 1 << 40;
+/// Bytes of unwritten chunks a drive keeps cached (see [`cache_chunks`]).
+pub const CACHE_BYTES: u64 = 32 << 20;
+/// A drive file whose name ends so is a chunked image's index (docs/vm-config.md).
+pub const INDEX_SUFFIX: &str = ".chunks.json";
+
+/// Whether the drive file `name` (as written in a VM config, or its URL)
+/// names a chunked image's index rather than a raw image.
+pub fn is_index_name(name: &str) -> bool {
+    // The path only: a query or fragment of a URL does not count.
+    let path = name.split(['?', '#']).next().unwrap_or(name);
+    path.len() > INDEX_SUFFIX.len() && path.ends_with(INDEX_SUFFIX)
+}
+
+/// How many chunks of `chunk_size` bytes fit in [`CACHE_BYTES`] (at least 1).
+pub fn cache_chunks(chunk_size: u64) -> usize {
+    (CACHE_BYTES / chunk_size.max(1)).max(1) as usize
+}
 
 /// The index of a chunked image.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -97,6 +114,24 @@ impl ChunkIndex {
             return Err(bad());
         }
         Ok(ix)
+    }
+
+    /// The URL of every chunk, resolved relative to the index's URL `base`;
+    /// an error names the first chunk name that is not a URL.
+    pub fn chunk_urls(&self, base: &url::Url) -> Result<Vec<String>, ChunkError> {
+        self.chunks
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                base.join(name)
+                    .map(String::from)
+                    .map_err(|e| ChunkError::Fetch {
+                        index,
+                        name: name.clone(),
+                        reason: format!("not a URL relative to the index: {e}"),
+                    })
+            })
+            .collect()
     }
 
     /// The length of chunk `i`.
@@ -217,6 +252,92 @@ impl<S: ChunkSource> ChunkedDisk<S> {
             done += n;
         }
         out
+    }
+}
+
+/// Fetches chunks in a Web Worker with synchronous `XMLHttpRequest`
+/// (allowed in workers, with `responseType = "arraybuffer"`), so that the
+/// virtio-blk device, which is synchronous, gets its data within the request.
+/// Chunk names are resolved against the index's URL. After each chunk the
+/// worker tells the page the drive's totals ([`FromWorker::Disk`](crate::proto::FromWorker::Disk)).
+#[cfg(target_arch = "wasm32")]
+pub struct XhrSource {
+    base: url::Url,
+    drive: String,
+    size: u64,
+    chunks: u64,
+    bytes: u64,
+}
+
+#[cfg(target_arch = "wasm32")]
+impl XhrSource {
+    /// A source for the drive `drive` whose index was fetched from `base`
+    /// (a disk of `size` bytes).
+    pub fn new(base: url::Url, drive: String, size: u64) -> Self {
+        XhrSource {
+            base,
+            drive,
+            size,
+            chunks: 0,
+            bytes: 0,
+        }
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn post(m: &crate::proto::FromWorker) {
+    use wasm_bindgen::JsCast;
+    if let Ok(scope) = js_sys::global().dyn_into::<web_sys::DedicatedWorkerGlobalScope>() {
+        let _ = scope.post_message(&m.encode().into());
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl ChunkSource for XhrSource {
+    fn fetch(&mut self, name: &str) -> Result<Vec<u8>, String> {
+        let r = self.get(name);
+        match &r {
+            Ok(data) => {
+                self.chunks += 1;
+                self.bytes += data.len() as u64;
+                post(&crate::proto::FromWorker::Disk {
+                    drive: self.drive.clone(),
+                    size: self.size,
+                    chunks: self.chunks,
+                    bytes: self.bytes,
+                });
+            }
+            // The guest gets an I/O error; the page says why.
+            Err(e) => post(&crate::proto::FromWorker::Error {
+                message: format!("{}: chunk {name}: {e}", self.drive),
+            }),
+        }
+        r
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl XhrSource {
+    fn get(&mut self, name: &str) -> Result<Vec<u8>, String> {
+        use wasm_bindgen::JsCast;
+        let url = self.base.join(name).map_err(|e| e.to_string())?;
+        let text = |e: wasm_bindgen::JsValue| {
+            e.dyn_ref::<js_sys::Error>()
+                .map(|e| String::from(e.message()))
+                .unwrap_or_else(|| format!("{e:?}"))
+        };
+        let xhr = web_sys::XmlHttpRequest::new().map_err(text)?;
+        xhr.open_with_async("GET", url.as_str(), false)
+            .map_err(text)?;
+        xhr.set_response_type(web_sys::XmlHttpRequestResponseType::Arraybuffer);
+        xhr.send().map_err(|e| format!("{url}: {}", text(e)))?;
+        let status = xhr.status().map_err(text)?;
+        if status != 200 {
+            let why = xhr.status_text().unwrap_or_default();
+            return Err(format!("{url}: HTTP {status} {why}"));
+        }
+        let body = xhr.response().map_err(text)?;
+        Ok(js_sys::Uint8Array::new(&body).to_vec())
     }
 }
 
@@ -342,6 +463,37 @@ mod tests {
         d.read_at(0, &mut b).unwrap();
         assert_eq!(b, want);
         assert!(d.source.disk == data, "the source is never written");
+    }
+
+    #[test]
+    fn index_names_and_chunk_urls() {
+        assert!(is_index_name("../guest/images/rootfs.ext2.chunks.json"));
+        assert!(is_index_name("https://h/d/root.chunks.json?v=2"));
+        assert!(!is_index_name("../guest/images/rootfs.ext2"));
+        assert!(!is_index_name(".chunks.json"));
+        assert!(!is_index_name("root.chunks.json.bak"));
+        assert_eq!(cache_chunks(256 << 10), 128);
+        assert_eq!(cache_chunks(MAX_CHUNK), 2);
+        assert_eq!(cache_chunks(64 << 20), 1);
+
+        let ix = ChunkIndex::parse(
+            r#"{"size":1024,"chunk_size":512,"chunks":["r.000000","../other/r.000001"]}"#,
+        )
+        .unwrap();
+        let base = url::Url::parse("http://127.0.0.1:9/guest/images/r.chunks.json").unwrap();
+        assert_eq!(
+            ix.chunk_urls(&base).unwrap(),
+            [
+                "http://127.0.0.1:9/guest/images/r.000000",
+                "http://127.0.0.1:9/guest/other/r.000001"
+            ]
+        );
+        let bad =
+            ChunkIndex::parse(r#"{"size":512,"chunk_size":512,"chunks":["http://[::1"]}"#).unwrap();
+        assert!(matches!(
+            bad.chunk_urls(&base),
+            Err(ChunkError::Fetch { index: 0, .. })
+        ));
     }
 
     #[test]

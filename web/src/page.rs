@@ -4,7 +4,8 @@
 //! For tests and scripts the page publishes `globalThis.vfsync`:
 //! `transcript()` (all console output so far, decoded as UTF-8, at most the
 //! last [`TRANSCRIPT_CAP`] bytes), `state`, `mips`, `cols`, `rows`, `error`
-//! and, after a bare-metal program, `exit` (`{code, insns, seconds}`).
+//! and, after a bare-metal program, `exit` (`{code, insns, seconds}`);
+//! `disks` (`{driveN: {size, chunks, bytes}}`: what chunked drives fetched).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -195,6 +196,26 @@ impl Page {
             }
             Ok(FromWorker::Error { message }) => self.show_error(&message),
             Ok(FromWorker::Sync(s)) => crate::home::panel::show(&self.doc, &self.api, &s),
+            Ok(FromWorker::Disk {
+                drive,
+                size,
+                chunks,
+                bytes,
+            }) => {
+                let disks = Reflect::get(&self.api, &"disks".into())
+                    .ok()
+                    .and_then(|d| d.dyn_into::<Object>().ok())
+                    .unwrap_or_else(|| {
+                        let d = Object::new();
+                        set(&self.api, "disks", &d);
+                        d
+                    });
+                let d = Object::new();
+                set(&d, "size", &(size as f64).into());
+                set(&d, "chunks", &(chunks as f64).into());
+                set(&d, "bytes", &(bytes as f64).into());
+                set(&disks, &drive, &d);
+            }
         }
     }
 }

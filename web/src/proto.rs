@@ -107,6 +107,17 @@ pub enum FromWorker {
     },
     /// The synced home's state (src/home/), for the page's `#sync-status` panel.
     Sync(crate::home::SyncStatus),
+    /// A chunked drive fetched a chunk (src/chunked.rs): totals so far.
+    Disk {
+        /// The drive's key (`drive0`..).
+        drive: String,
+        /// The disk size in bytes.
+        size: u64,
+        /// Chunks fetched so far (a chunk evicted and fetched again counts twice).
+        chunks: u64,
+        /// Bytes fetched so far.
+        bytes: u64,
+    },
 }
 
 /// Why a control message was rejected.
@@ -206,6 +217,12 @@ mod tests {
             },
             FromWorker::Error {
                 message: "x".into(),
+            },
+            FromWorker::Disk {
+                drive: "drive0".into(),
+                size: 1 << 24,
+                chunks: 3,
+                bytes: 3 << 18,
             },
         ];
         for m in msgs {

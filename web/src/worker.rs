@@ -20,6 +20,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent, Response};
 
+use crate::chunked::{self, ChunkIndex, ChunkedDisk, XhrSource};
 use crate::input::InputQueue;
 use crate::proto::{FromWorker, RunState, ToWorker};
 use crate::sched::{self, Guest, Loopback, SliceEnd};
@@ -226,6 +227,23 @@ impl vf_devices::virtio::rng::EntropySource for WebEntropy {
     }
 }
 
+/// A drive given as a chunked image (src/chunked.rs): fetches and checks its
+/// index; the chunks come on demand while the guest runs.
+async fn chunked_disk(
+    f: &webconfig::WebFile,
+) -> Result<Box<dyn vf_devices::virtio::blk::BlockBackend>, String> {
+    let text = download(&f.name, &f.url).await?;
+    let text = String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", f.name))?;
+    let index = ChunkIndex::parse(&text).map_err(|e| format!("{} ({}): {e}", f.key, f.name))?;
+    let base = url::Url::parse(&f.url).map_err(|e| format!("{}: {e}", f.url))?;
+    index
+        .chunk_urls(&base)
+        .map_err(|e| format!("{} ({}): {e}", f.key, f.name))?;
+    let cache = chunked::cache_chunks(index.chunk_size);
+    let source = XhrSource::new(base, f.key.clone(), index.size);
+    Ok(Box::new(ChunkedDisk::new(index, source, cache)))
+}
+
 async fn boot(
     shared: Shared,
     config_url: String,
@@ -250,7 +268,12 @@ async fn boot(
         .flatten()
         .chain(cfg.drives.iter());
     let mut images = Vec::new();
+    let mut disks: crate::board::Disks = Vec::new();
     for f in files {
+        if f.key.starts_with("drive") && chunked::is_index_name(&f.name) {
+            disks.push((f.key.clone(), chunked_disk(f).await?));
+            continue;
+        }
         let data = download(&f.name, &f.url).await?;
         images.push((f.key.clone(), data));
     }
@@ -283,7 +306,7 @@ async fn boot(
     let time = vf_board::clock::TimeMode::Host(Box::new(PerfClock));
     // home: the synced home's 9p share (src/home/).
     let home = crate::home::driver::device(&crate::home::driver::server(cfg.vm.sync.as_deref())?)?;
-    let machine = crate::board::build(&cfg, images, WebEntropy, time, Some(home))?;
+    let machine = crate::board::build(&cfg, images, disks, WebEntropy, time, Some(home))?;
     let (cols, rows) = TERM_SIZE.with(|s| s.get()).unwrap_or((cols, rows));
     let guest = crate::board::BoardGuest::new(machine, cols, rows);
     start_sliced(&shared, Box::new(guest)).map_err(|e| format!("cannot start: {}", js_text(&e)))?;

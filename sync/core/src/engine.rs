@@ -14,7 +14,7 @@ use crate::id::BlobId;
 use crate::local::{LocalEntry, LocalKind, LocalTree};
 use crate::manifest::{check_path, parent, same, Entry, EntryKind, Manifest};
 use crate::remote::{HeadWrite, Remote, StoredHead};
-use crate::state::{CacheEntry, State};
+use crate::state::{CacheEntry, Pending, State};
 
 /// A local file whose mtime is closer than this to the start of a scan is not cached, so a
 /// change within the file system's mtime granularity is never missed (section 7.2).
@@ -306,6 +306,8 @@ struct Ctx<'a, R, T> {
     obs: &'a dyn Observer,
     steps: Cell<u64>,
     bytes_down: Cell<u64>,
+    /// The journal found by `load_state`: the revision an interrupted update was applying.
+    pending: RefCell<Option<Pending>>,
 }
 
 /// The result of scanning the disk.
@@ -331,6 +333,7 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
             obs,
             steps: Cell::new(0),
             bytes_down: Cell::new(0),
+            pending: RefCell::new(None),
         }
     }
 
@@ -348,6 +351,7 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
         Ok(())
     }
 
+    /// The saved state and base; a journal it holds is kept for [`Ctx::recover`].
     async fn load_state(&self) -> Result<(State, Manifest)> {
         match self.tree.load_state().await? {
             None => Ok((
@@ -357,14 +361,60 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
                 },
                 Manifest::default(),
             )),
-            Some(bytes) => State::decode(&bytes),
+            Some(bytes) => {
+                let (state, base, pending) = State::decode_journal(&bytes)?;
+                *self.pending.borrow_mut() = pending;
+                Ok((state, base))
+            }
         }
     }
 
+    /// Saves the state with `base` as its base and no journal.
     async fn save_state(&self, state: &State, base: &Manifest) -> Result<()> {
         self.step()?;
         self.tree.save_state(&state.encode(base)).await?;
         Ok(())
+    }
+
+    /// Saves the journal of an update about to change the disk (section 7.5): the base it
+    /// starts from and the revision `(version, manifest)` it applies.
+    async fn save_journal(
+        &self,
+        state: &State,
+        base: &Manifest,
+        to: (u64, &Manifest),
+    ) -> Result<()> {
+        self.step()?;
+        self.tree
+            .save_state(&state.encode_journal(base, Some(to)))
+            .await?;
+        Ok(())
+    }
+
+    /// Finishes the bookkeeping of an interrupted update (section 7.5): every path whose local
+    /// entry equals the journaled revision's (absence included) was written, deleted or
+    /// already matched by it, so that revision's entry becomes its base entry. The journal is
+    /// consumed; the next update or the next save records the result.
+    fn recover(&self, base: &mut Manifest, local: &Manifest) {
+        let Some(p) = self.pending.borrow_mut().take() else {
+            return;
+        };
+        let (b, l, r) = (&mut base.entries, &local.entries, &p.manifest.entries);
+        let paths: BTreeSet<String> = b.keys().chain(r.keys()).cloned().collect();
+        for path in paths {
+            let (ll, rr) = (l.get(&path), r.get(&path));
+            if same(b.get(&path), rr) || !same(ll, rr) {
+                continue;
+            }
+            match rr {
+                Some(e) => {
+                    b.insert(path, e.clone());
+                }
+                None => {
+                    b.remove(&path);
+                }
+            }
+        }
     }
 
     /// Reads the disk into a manifest, hashing files the cache does not vouch for (section 7.2).
@@ -553,6 +603,7 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
         report: &mut SyncReport,
     ) -> Result<Option<Scan>> {
         let scan = self.scan(state).await?;
+        self.recover(base, &scan.entries);
         let (rv, rm) = self.fetch_remote(state, base).await?;
         let (b, l, r) = (&base.entries, &scan.entries.entries, &rm.entries);
         let paths: BTreeSet<String> = b.keys().chain(l.keys()).chain(r.keys()).cloned().collect();
@@ -583,6 +634,16 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
                     apply.push(p.clone());
                 }
             }
+        }
+        if !apply.is_empty() || !conflicted.is_empty() {
+            // The journal, before the first local change: a run killed from here on is
+            // finished by the next one (section 7.5). The cache forgets the paths to change.
+            let mut journal = state.clone();
+            journal.seen = journal.seen.max(rv);
+            for p in &apply {
+                journal.cache.remove(p);
+            }
+            self.save_journal(&journal, base, (rv, &rm)).await?;
         }
         let taken = RefCell::new(paths);
         let conflicts = RefCell::new(Vec::new());
@@ -831,9 +892,12 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
                 let n = sealed.len() as u64;
                 self.step()?;
                 self.remote.put_blob(&id, sealed).await?;
-                self.obs.progress(Progress::Uploaded {
-                    bytes: plain.len() as u64,
-                });
+                // Progress counts the files' bytes (UploadStart's total), not the manifest's.
+                if kind == BlobKind::Content {
+                    self.obs.progress(Progress::Uploaded {
+                        bytes: plain.len() as u64,
+                    });
+                }
                 Ok::<_, Error>(n)
             })
             .buffer_unordered(self.conc())
@@ -1022,8 +1086,9 @@ pub async fn status<R: Remote, T: LocalTree>(
 ) -> Result<Status> {
     let opts = SyncOptions::default();
     let ctx = Ctx::new(remote, keys, tree, &opts, &());
-    let (state, base) = ctx.load_state().await?;
+    let (state, mut base) = ctx.load_state().await?;
     let scan = ctx.scan(&state).await?;
+    ctx.recover(&mut base, &scan.entries);
     let mut st = Status {
         base_version: state.version,
         ..Status::default()

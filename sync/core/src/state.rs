@@ -1,4 +1,5 @@
-//! The checkout's saved state (section 7.1).
+//! The checkout's saved state (section 7.1) and the journal of an update in progress
+//! (section 7.5).
 
 use std::collections::BTreeMap;
 
@@ -32,25 +33,128 @@ pub struct State {
     pub cache: BTreeMap<String, CacheEntry>,
 }
 
+/// The revision an update was applying to the disk when it was interrupted (section 7.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The revision's version.
+    pub version: u64,
+    /// Its manifest.
+    pub manifest: Manifest,
+}
+
+/// The JSON form of [`Pending`]: `"pending": {"version": V, "entries": [...]}` beside the
+/// fields of [`State`].
+#[derive(Serialize, Deserialize)]
+struct PendingJson {
+    version: u64,
+    entries: Vec<EntryJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    #[serde(flatten)]
+    state: State,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pending: Option<PendingJson>,
+}
+
 impl State {
-    /// Parses a saved state.
+    /// Parses a saved state (a journal it holds is ignored: see [`State::decode_journal`]).
     pub fn decode(bytes: &[u8]) -> Result<(State, Manifest)> {
-        let mut s: State = serde_json::from_slice(bytes).map_err(|e| Error::Format {
+        let (s, base, _) = Self::decode_journal(bytes)?;
+        Ok((s, base))
+    }
+
+    /// Parses a saved state, its base and the journal of an interrupted update, if any.
+    pub fn decode_journal(bytes: &[u8]) -> Result<(State, Manifest, Option<Pending>)> {
+        let saved: Saved = serde_json::from_slice(bytes).map_err(|e| Error::Format {
             what: "local state",
             detail: e.to_string(),
         })?;
+        let mut s = saved.state;
         if s.format != 1 {
             return Err(Error::FormatVersion(s.format));
         }
         let base = Manifest::from_json_entries(std::mem::take(&mut s.base))?;
-        Ok((s, base))
+        let pending = match saved.pending {
+            None => None,
+            Some(p) => Some(Pending {
+                version: p.version,
+                manifest: Manifest::from_json_entries(p.entries)?,
+            }),
+        };
+        Ok((s, base, pending))
     }
 
-    /// Serializes the state with `base` as its base.
+    /// Serializes the state with `base` as its base and no journal.
     pub fn encode(&self, base: &Manifest) -> Vec<u8> {
+        self.encode_journal(base, None)
+    }
+
+    /// Serializes the state with `base` as its base and, as its journal, the revision
+    /// `(version, manifest)` an update is about to apply.
+    pub fn encode_journal(&self, base: &Manifest, pending: Option<(u64, &Manifest)>) -> Vec<u8> {
         let mut s = self.clone();
         s.format = 1;
         s.base = base.to_json_entries();
-        serde_json::to_vec(&s).expect("state serializes")
+        let saved = Saved {
+            state: s,
+            pending: pending.map(|(version, m)| PendingJson {
+                version,
+                entries: m.to_json_entries(),
+            }),
+        };
+        serde_json::to_vec(&saved).expect("state serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Entry, EntryKind};
+
+    fn manifest(paths: &[&str]) -> Manifest {
+        let mut m = Manifest::default();
+        for p in paths {
+            m.entries.insert(
+                p.to_string(),
+                Entry {
+                    kind: EntryKind::Dir,
+                    mode: 0o755,
+                    mtime: 5,
+                },
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn the_journal_round_trips_and_plain_decode_ignores_it() {
+        let s = State {
+            format: 1,
+            version: 3,
+            seen: 4,
+            ..State::default()
+        };
+        let (base, next) = (manifest(&["a"]), manifest(&["a", "b"]));
+        let bytes = s.encode_journal(&base, Some((4, &next)));
+        let (s2, base2, pending) = State::decode_journal(&bytes).unwrap();
+        assert_eq!((s2.version, s2.seen), (3, 4));
+        assert_eq!(base2, base);
+        assert_eq!(
+            pending,
+            Some(Pending {
+                version: 4,
+                manifest: next
+            })
+        );
+        let (_, base3) = State::decode(&bytes).unwrap();
+        assert_eq!(base3, base);
+        // A state written without a journal (as before journals existed) has none.
+        let (_, _, none) = State::decode_journal(&s.encode(&base)).unwrap();
+        assert_eq!(none, None);
+        assert!(!String::from_utf8(s.encode(&base))
+            .unwrap()
+            .contains("pending"));
     }
 }

@@ -621,3 +621,161 @@ fn head_manifest_and_file_content_read_the_repository_without_a_checkout() {
         Err(Error::BlobAuth(x)) if x == id
     ));
 }
+
+/// Records progress events, for the progress bars of the `vfsync` command.
+#[derive(Default)]
+struct Events(std::cell::RefCell<Vec<vfsync_core::Progress>>);
+
+impl vfsync_core::Observer for Events {
+    fn progress(&self, event: vfsync_core::Progress) {
+        self.0.borrow_mut().push(event);
+    }
+}
+
+#[test]
+fn progress_events_count_every_transferred_byte() {
+    use vfsync_core::Progress;
+    let (remote, k, a, b) = (MemRemote::new(), keys(), MemTree::new(), MemTree::new());
+    // Incompressible-looking content of 3 MiB and a small file: several blobs.
+    let big: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    a.write("big.bin", &big);
+    a.write("small.txt", b"small");
+    let total = big.len() as u64 + 5;
+
+    let up = Events::default();
+    block_on(sync(&remote, &k, &a, &SyncOptions::default(), &up)).unwrap();
+    let up = up.0.into_inner();
+    let Some(Progress::UploadStart { blobs, bytes }) = up.first().copied() else {
+        panic!("no UploadStart first: {up:?}");
+    };
+    assert_eq!(bytes, total);
+    assert!(blobs >= 2, "{blobs} blobs");
+    let sent: u64 = up
+        .iter()
+        .map(|e| match e {
+            Progress::Uploaded { bytes } => *bytes,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(sent, total, "{up:?}");
+    assert!(matches!(up.last(), Some(Progress::TransferEnd)));
+
+    let down = Events::default();
+    block_on(sync(&remote, &k, &b, &SyncOptions::default(), &down)).unwrap();
+    let down = down.0.into_inner();
+    let Some(Progress::DownloadStart { files, bytes }) = down.first().copied() else {
+        panic!("no DownloadStart first: {down:?}");
+    };
+    assert_eq!((files, bytes), (2, total));
+    let got: u64 = down
+        .iter()
+        .map(|e| match e {
+            Progress::Downloaded { bytes } => *bytes,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(got, total, "{down:?}");
+    assert!(matches!(down.last(), Some(Progress::TransferEnd)));
+    assert_eq!(b.read("big.bin").unwrap(), big);
+
+    // Nothing to transfer: no events at all.
+    let idle = Events::default();
+    block_on(sync(&remote, &k, &a, &SyncOptions::default(), &idle)).unwrap();
+    assert!(idle.0.into_inner().is_empty());
+}
+
+/// B is in sync with ten files; A changes them (edits, a deletion, a new directory) and commits.
+fn moving_server_scenario() -> (MemRemote, RepoKeys, MemTree, MemTree) {
+    let files: Vec<(String, String)> = (0..10)
+        .map(|i| (format!("f{i}"), format!("v1 of {i} ").repeat(i + 1)))
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (remote, k, a, b) = pair(&refs);
+    for i in 0..8 {
+        a.write(&format!("f{i}"), format!("v2 of {i}").as_bytes());
+    }
+    a.remove_all("f8");
+    a.write("d/new", b"v2 new file");
+    run(&remote, &k, &a);
+    // B's own work: a local addition, and one edit A makes too (the same content).
+    b.write("b-only", b"b's addition");
+    b.write("f9", b"same edit on both sides");
+    a.write("f9", b"same edit on both sides");
+    (remote, k, a, b)
+}
+
+/// A edits every file of the scenario again and commits a newer version.
+fn a_moves_on(remote: &MemRemote, k: &RepoKeys, a: &MemTree, round: u32) {
+    for i in 0..8 {
+        a.write(&format!("f{i}"), format!("v{round} of {i}").as_bytes());
+    }
+    a.write("d/new", format!("v{round} new file").as_bytes());
+    run(remote, k, a);
+}
+
+/// A sync of B killed at any step of its update (files half replaced, the base not yet saved),
+/// then the server moves on, then B runs again (and may be killed again): the files the killed
+/// run wrote are the server's older revision, not local changes, so there is no conflict copy,
+/// and B ends with exactly A's tree.
+#[test]
+fn killed_update_then_newer_server_revision_makes_no_spurious_conflict() {
+    let (mut n, mut completed) = (1u64, false);
+    while !completed {
+        assert!(n < 500, "the scenario must finish in fewer steps");
+        for second_kill in [None, Some(1), Some(n / 2 + 1), Some(n)] {
+            let (remote, k, a, b) = moving_server_scenario();
+            let crash = |at: u64| {
+                let opts = SyncOptions {
+                    crash_after: Some(at),
+                    ..SyncOptions::default()
+                };
+                match block_on(sync(&remote, &k, &b, &opts, &())) {
+                    Ok(r) => {
+                        assert!(r.conflicts.is_empty(), "step {n}: {:?}", r.conflicts);
+                        true
+                    }
+                    Err(Error::CrashInjected(m)) => {
+                        assert_eq!(m, at);
+                        false
+                    }
+                    Err(e) => panic!("step {n}: {e}"),
+                }
+            };
+            completed = crash(n);
+            if !completed {
+                // Half applied: status shows B's own changes only.
+                let st = block_on(status(&remote, &k, &b)).unwrap();
+                assert_eq!(
+                    (st.added, st.modified, st.deleted),
+                    (vec!["b-only".to_string()], vec!["f9".to_string()], vec![]),
+                    "status after a crash at step {n}"
+                );
+            }
+            a_moves_on(&remote, &k, &a, 3);
+            if let Some(m) = second_kill {
+                crash(m);
+                a_moves_on(&remote, &k, &a, 4);
+            }
+            let r = run(&remote, &k, &b);
+            assert!(
+                r.conflicts.is_empty(),
+                "crash after step {n}, then {second_kill:?}: {:?}",
+                r.conflicts
+            );
+            run(&remote, &k, &a);
+            assert_eq!(snap(&a), snap(&b), "crash after step {n}, {second_kill:?}");
+            assert_eq!(content(&b, "b-only"), "b's addition");
+            assert_eq!(content(&b, "f9"), "same edit on both sides");
+            assert!(!snap(&b).contains_key("f8"));
+            let v = if second_kill.is_some() { 4 } else { 3 };
+            assert_eq!(content(&b, "f0"), format!("v{v} of 0"));
+            assert_eq!(content(&b, "d/new"), format!("v{v} new file"));
+        }
+        n += 1;
+    }
+}
