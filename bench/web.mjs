@@ -2,6 +2,7 @@
 // dist/bench/cpu.elf and, if the guest images are in dist/, seconds from
 // navigation to the shell prompt. Writes bench/WEB-RESULTS.md.
 import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve, extname, normalize, sep } from 'node:path';
@@ -34,6 +35,17 @@ const browser = await chromium.launchPersistentContext(profile, {
 });
 
 const rows = [];
+const CHROMIUM_VERSION = (() => {
+  try {
+    return execFileSync(process.env.CHROMIUM ?? '/usr/bin/chromium', ['--version'], { encoding: 'utf8' })
+      .trim().replace(/^Chromium\s*/, '').replace(/ built on .*/, '');
+  } catch { return ''; }
+})();
+// The wasm-opt level web/index.html asks Trunk for ("0": none).
+const WASM_OPT = (() => {
+  const m = /data-bin="vf-worker"[^>]*data-wasm-opt="([^"]+)"/s.exec(readFileSync(join(ROOT, 'web/index.html'), 'utf8'));
+  return !m ? '-O (Trunk default)' : m[1] === '0' ? 'off' : `-O${m[1]}`;
+})();
 const load0 = loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
   const page = await browser.newPage();
@@ -72,7 +84,7 @@ rmSync(profile, { recursive: true, force: true });
 
 const out = `# Web benchmark results
 
-bench/web.sh — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; headless Chromium, release page (LTO, opt-level 3, no wasm-opt: see web/README.md). Load average at the start: ${load0}.
+bench/web.sh — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; headless Chromium ${CHROMIUM_VERSION}, release page (web/build.sh: LTO, opt-level 3, wasm-opt ${WASM_OPT}). Load average at the start: ${load0}.
 
 MIPS = guest instructions / wall-clock seconds of execution (download excluded). Native: \`vfvm --elf --stats\` on the same ELF.
 

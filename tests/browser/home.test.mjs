@@ -20,6 +20,8 @@ import {
 
 const USER = 'alice';
 const PASSWORD = 'correct horse λ battery';
+const WRONG_PASSWORD = 'not the password';
+const OTHER_PASSWORD = 'unknown-user-password';
 const missing = !existsSync(join(DIST, 'index.html')) ? `${DIST}/index.html missing: run web/build.sh`
   : !existsSync(join(DIST, 'guest/images/Image')) ? 'the guest image is not in dist/ (guest/build.sh, then web/build.sh)'
     : !SERVER_BIN ? 'vfsync-server not built (cargo build -p vfsync-server)'
@@ -44,6 +46,14 @@ after(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
+// No password typed at vflogin's prompt is ever echoed (checked before every reload, which
+// starts a new transcript).
+async function assertNoEcho(page) {
+  const t = await transcript(page);
+  assert.ok(t.length > 0);
+  for (const p of [PASSWORD, WRONG_PASSWORD, OTHER_PASSWORD]) assert.ok(!t.includes(p), `echoed: ${p}`);
+}
+
 const panel = (page) => page.evaluate(() => globalThis.vfsync.sync ?? null);
 
 test('vflogin in the page: files sync both ways, survive a reload and a server outage',
@@ -52,8 +62,8 @@ test('vflogin in the page: files sync both ways, survive a reload and a server o
     const problems = await boot(page, `${server.url}/index.html`);
 
     // Bad input first: a wrong password and an unknown user are one clear line each.
-    assert.equal(await vflogin(page, USER, 'not the password'), 'wrong password');
-    assert.equal(await vflogin(page, 'nobody', 'x'), 'unknown user nobody');
+    assert.equal(await vflogin(page, USER, WRONG_PASSWORD), 'wrong password');
+    assert.equal(await vflogin(page, 'nobody', OTHER_PASSWORD), 'unknown user nobody');
 
     assert.equal(await vflogin(page, USER, PASSWORD), `signed in as ${USER}; your home is /home/${USER}`);
     assert.match(await run(page, 'pwd'), new RegExp(`/home/${USER}\n`));
@@ -62,21 +72,43 @@ test('vflogin in the page: files sync both ways, survive a reload and a server o
     assert.match(await page.textContent('#sync-status'), new RegExp(`signed in as ${USER}`));
 
     await run(page, 'echo "hello from the browser" > note.txt; mkdir -p docs; printf "two\\n" > docs/b.txt');
-    await run(page, 'echo gone > tmp.txt; mv tmp.txt docs/moved.txt');
+    await run(page, 'echo gone > tmp.txt; mv tmp.txt docs/moved.txt; echo renamed-content > r.txt');
     const out = await run(page, 'vfsync');
-    assert.match(out, /vfsync: version 1, 4 uploaded/);
+    assert.match(out, /vfsync: version 1, \d+ uploaded/);
     assert.match(out, /up note\.txt/);
     assert.match(out, /up docs\/moved\.txt/);
-    await page.waitForFunction(() => globalThis.vfsync.sync?.version === 1 && !globalThis.vfsync.sync.pending,
+    // Edit, delete and rename synced files.
+    await run(page, 'printf "two, edited\\n" > docs/b.txt; rm docs/moved.txt; mv r.txt docs/r2.txt');
+    const outEdit = await run(page, 'vfsync');
+    assert.match(outEdit, /vfsync: version 2, /, outEdit);
+    assert.match(outEdit, /deleted-on-server docs\/moved\.txt/, outEdit);
+    assert.match(outEdit, /up docs\/r2\.txt/, outEdit);
+    await page.waitForFunction(() => globalThis.vfsync.sync?.version === 2 && !globalThis.vfsync.sync.pending,
       null, { timeout: WAIT_MS });
 
     // The host sees exactly that.
     const co = join(tmp, 'co');
     await vfsync(['co', `${server.url}/u/${USER}/home`, co], PASSWORD);
     assert.equal(readFileSync(join(co, 'note.txt'), 'utf8'), 'hello from the browser\n');
-    assert.equal(readFileSync(join(co, 'docs/b.txt'), 'utf8'), 'two\n');
-    assert.equal(readFileSync(join(co, 'docs/moved.txt'), 'utf8'), 'gone\n');
+    assert.equal(readFileSync(join(co, 'docs/b.txt'), 'utf8'), 'two, edited\n');
+    assert.equal(readFileSync(join(co, 'docs/r2.txt'), 'utf8'), 'renamed-content\n');
     assert.deepEqual(readdirSync(co).filter((n) => n !== '.vfsync').sort(), ['docs', 'note.txt']);
+    assert.deepEqual(readdirSync(join(co, 'docs')).sort(), ['b.txt', 'r2.txt']);
+
+    // The server's storage holds no plaintext of a file, a name or the password.
+    const stored = [];
+    const walk = (d) => readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory()
+      ? walk(join(d, e.name)) : stored.push(join(d, e.name))));
+    walk(join(tmp, 'data'));
+    assert.ok(stored.length > 0);
+    for (const f of stored) {
+      const bytes = readFileSync(f);
+      for (const needle of ['hello from the browser', 'two, edited', 'renamed-content', 'note.txt',
+        'r2.txt', 'moved.txt', PASSWORD]) {
+        assert.ok(!f.includes(needle), `${f} names ${needle}`);
+        assert.ok(!bytes.includes(needle), `${f} holds ${needle}`);
+      }
+    }
 
     // Reload: the guest reboots; a second sign-in finds the files. The page now
     // comes from another origin (a static server) and names the storage
@@ -84,9 +116,10 @@ test('vflogin in the page: files sync both ways, survive a reload and a server o
     const other = await staticServer();
     const page2 = `${other.url}/index.html?sync=${encodeURIComponent(server.url)}`;
     try {
+      await assertNoEcho(page);
       const p2 = await boot(page, page2);
       assert.equal(await vflogin(page, USER, PASSWORD), `signed in as ${USER}; your home is /home/${USER}`);
-      assert.match(await run(page, 'cat note.txt docs/b.txt'), /hello from the browser\ntwo\n/);
+      assert.match(await run(page, 'cat note.txt docs/b.txt'), /hello from the browser\ntwo, edited\n/);
       assert.equal(await page.evaluate(() => globalThis.vfsync.sync.server), server.url);
 
       // The storage server goes away; an edit is kept in the home and, sealed, in IndexedDB.
@@ -95,9 +128,11 @@ test('vflogin in the page: files sync both ways, survive a reload and a server o
       assert.match(await run(page, 'vfsync'), /vfsync: server unreachable/);
       await page.waitForFunction(() => globalThis.vfsync.sync?.pending === true && globalThis.vfsync.sync.error,
         null, { timeout: WAIT_MS });
-      // Time for the home's save to IndexedDB (queued by the 1 s tick after a change).
-      await page.waitForTimeout(4000);
+      // The home's save to IndexedDB (queued by the 1 s tick after a change) has run.
+      await page.waitForFunction(() => globalThis.vfsync.sync?.pending === true && globalThis.vfsync.sync.saved,
+        null, { timeout: WAIT_MS });
       // A reload while the server is still down: the worker and its memory are gone.
+      await assertNoEcho(page);
       const p3 = await boot(page, page2);
       await server.start();
       // The next sign-in finds the unsynced edit and syncs it.
@@ -105,7 +140,7 @@ test('vflogin in the page: files sync both ways, survive a reload and a server o
       assert.match(await run(page, 'cat note.txt'), /hello from the browser\nwritten offline\n/);
       // The restored edit is pending; the automatic sync (3 s after sign-in) may have sent it.
       const out2 = await run(page, 'vfsync');
-      assert.match(out2, /vfsync: version 2, [01] uploaded/, out2);
+      assert.match(out2, /vfsync: version 3, [01] uploaded/, out2);
       await vfsync(['-C', co, 'sync'], PASSWORD);
       assert.equal(readFileSync(join(co, 'note.txt'), 'utf8'), 'hello from the browser\nwritten offline\n');
       problems.push(...p2, ...p3);
@@ -118,10 +153,20 @@ test('vflogin in the page: files sync both ways, survive a reload and a server o
     await vfsync(['-C', co, 'sync'], PASSWORD);
     assert.match(await run(page, 'vfsync'), /down from-host\.txt/);
     assert.match(await run(page, 'cat from-host.txt'), /made on the host\n/);
+
+    // Changed on both sides: the server's version keeps the name, the guest's becomes NAME.1.
+    writeFileSync(join(co, 'from-host.txt'), 'host side\n');
+    await vfsync(['-C', co, 'sync'], PASSWORD);
+    await run(page, 'echo guest side > from-host.txt');
+    assert.match(await run(page, 'vfsync'), /conflict from-host\.txt -> from-host\.txt\.1/);
+    assert.match(await run(page, 'cat from-host.txt'), /\nhost side\n/);
+    assert.match(await run(page, 'cat from-host.txt.1'), /\nguest side\n/);
+    await vfsync(['-C', co, 'sync'], PASSWORD);
+    assert.equal(readFileSync(join(co, 'from-host.txt.1'), 'utf8'), 'guest side\n');
     assert.match(await run(page, 'vflogout'), /vflogout: signed out alice/);
     await page.waitForFunction(() => globalThis.vfsync.sync && globalThis.vfsync.sync.user === null,
       null, { timeout: WAIT_MS });
     assert.deepEqual(problems, []);
-    assert.ok((await transcript(page)).length > 0);
+    await assertNoEcho(page);
     await page.close();
   });

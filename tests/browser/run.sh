@@ -12,8 +12,7 @@ if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
   echo "chromium is missing: apt-get install chromium" >&2
   exit 1
 fi
-npm ci --ignore-scripts --no-audit --no-fund
-web/build.sh "$@"
+web/build.sh "$@"   # also runs npm ci when node_modules is missing or stale
 
 # A bare-metal program for the HTIF console test.
 if command -v riscv64-unknown-elf-gcc >/dev/null; then
@@ -24,9 +23,13 @@ fi
 
 # The test serves dist/ with vfsync-server, as `make run` does (on 127.0.0.1,
 # a free port, a fresh data directory and Chromium profile, all removed after).
-if [ -z "${VFSYNC_SERVER:-}" ]; then
-  cargo build --release -p vfsync-server
-  export VFSYNC_SERVER="${CARGO_TARGET_DIR:-target}/release/vfsync-server"
+# The dev profile: it only serves files here, and `cargo test` has built its
+# dependencies already (the release build would cost minutes of LTO in CI).
+# home.test.mjs also runs the host's `vfsync` command.
+if [ -z "${VFSYNC_SERVER:-}" ] || [ -z "${VFSYNC_CLI:-}" ]; then
+  cargo build -p vfsync-server -p vfsync-cli
+  export VFSYNC_SERVER="${VFSYNC_SERVER:-${CARGO_TARGET_DIR:-target}/debug/vfsync-server}"
+  export VFSYNC_CLI="${VFSYNC_CLI:-${CARGO_TARGET_DIR:-target}/debug/vfsync}"
 fi
 # Bounded: every wait in the test is bounded too; this caps the whole run.
 timeout 1800 node --test --test-concurrency=1 tests/browser/

@@ -192,6 +192,7 @@ fn status(web: &WebHome) -> SyncStatus {
         },
     };
     s.busy = web.running.get();
+    s.saved = web.driver.saved();
     s
 }
 

@@ -94,6 +94,7 @@ mod tests {
             not_fetched: 7,
             busy: false,
             error: Some("x".into()),
+            saved: true,
         };
         let m = FromWorker::Sync(s);
         let text = m.encode();

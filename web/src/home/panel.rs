@@ -4,7 +4,7 @@
 //! The panel's text is [`SyncStatus::summary`]; its class is `sync-out` (signed out),
 //! `sync-ok`, `sync-pending`, `sync-busy` or `sync-error`. Scripts and tests read the same
 //! state as `vfsync.sync` (`{server, user, last_sync, version, pending, not_fetched, busy,
-//! error}`).
+//! error, saved}`; `saved`: the local copy in IndexedDB is up to date).
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;

@@ -26,6 +26,9 @@ pub struct SyncStatus {
     pub busy: bool,
     /// The last sync error, if the last sync failed.
     pub error: Option<String>,
+    /// The local copy (IndexedDB) holds the home as it is now: a reload loses nothing.
+    #[serde(default)]
+    pub saved: bool,
 }
 
 /// A `status` reply that does not parse.
