@@ -4,7 +4,10 @@
 //! boots the VM a configuration file describes (see `vm.rs`).
 //!
 //! `vfvm --elf PROG.elf [-m MiB] [--max-insns N] [--stats]` runs a bare-metal
-//! ELF program. The exit status is the program's HTIF exit
+//! ELF program; `vfvm --raw PROG.bin [--xlen 32|64|128] ...` a raw binary
+//! loaded and started at 0x8000_0000 (HTIF tohost at 0x0100_0000; the way
+//! to run RV128 programs, docs/rv128.md). A config with `machine: "riscv128"`
+//! runs its `kernel` (or `bios`) the same way. The exit status is the program's HTIF exit
 //! code (capped at 255); emulator errors exit with 125, and an exhausted
 //! `--max-insns` budget with 124.
 
@@ -14,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use vf_board::elf::{run_report, RunError, RunOptions};
+use vf_board::elf::{run_raw_report, run_report, RunError, RunOptions};
 
 mod home;
 mod terminal;
@@ -33,9 +36,15 @@ struct Args {
         long,
         value_name = "PROG.elf",
         conflicts_with = "config",
-        required_unless_present = "config"
+        required_unless_present_any = ["config", "raw"]
     )]
     elf: Option<PathBuf>,
+    /// Run a bare-metal raw binary at 0x8000_0000 (HTIF tohost at 0x0100_0000).
+    #[arg(long, value_name = "PROG.bin", conflicts_with_all = ["config", "elf"])]
+    raw: Option<PathBuf>,
+    /// XLEN of the hart for --raw: 32, 64 or 128.
+    #[arg(long, value_name = "BITS", default_value_t = 128, requires = "raw")]
+    xlen: u32,
     /// Boot the VM this configuration file describes (TinyEMU's JSON format).
     #[arg(value_name = "CONFIG.json")]
     config: Option<PathBuf>,
@@ -68,6 +77,20 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(raw) = args.raw {
+        let opts = RunOptions {
+            ram_mib: args.mem.unwrap_or(128),
+            max_insns: args.max_insns,
+        };
+        return bare_metal(&raw, args.stats, |data, console| {
+            run_raw_report(data, args.xlen, &opts, console)
+        });
+    }
+    if let Some(config) = &args.config {
+        if let Some(code) = vm::riscv128(config, args.mem, args.max_insns, args.stats) {
+            return code;
+        }
+    }
     let Some(elf) = args.elf else {
         return vm::main(&vm::VmOptions {
             config: args.config.unwrap_or_default(),
@@ -80,21 +103,34 @@ fn main() -> ExitCode {
             sync: args.sync,
         });
     };
-    let data = match std::fs::read(&elf) {
+    let opts = RunOptions {
+        ram_mib: args.mem.unwrap_or(128),
+        max_insns: args.max_insns,
+    };
+    bare_metal(&elf, args.stats, |data, console| {
+        run_report(data, &opts, console)
+    })
+}
+
+/// Runs the bare-metal program in file `prog` with `run`, its console on
+/// stdout; the exit status as the module documentation says.
+pub(crate) fn bare_metal(
+    prog: &std::path::Path,
+    stats: bool,
+    run: impl FnOnce(&[u8], &mut dyn Write) -> Result<vf_board::elf::RunReport, RunError>,
+) -> ExitCode {
+    let elf = prog;
+    let data = match std::fs::read(elf) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("vfvm: cannot read {}: {e}", elf.display());
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let opts = RunOptions {
-        ram_mib: args.mem.unwrap_or(128),
-        max_insns: args.max_insns,
-    };
     let stdout = std::io::stdout();
     let mut console = stdout.lock();
     let start = Instant::now();
-    let result = run_report(&data, &opts, &mut console);
+    let result = run(&data, &mut console);
     let secs = start.elapsed().as_secs_f64();
     let _ = console.flush();
     let insns = match &result {
@@ -102,7 +138,7 @@ fn main() -> ExitCode {
         Err(RunError::MaxInsns { executed }) => Some(*executed),
         Err(_) => None,
     };
-    if let (true, Some(n)) = (args.stats, insns) {
+    if let (true, Some(n)) = (stats, insns) {
         eprintln!("instructions: {n}");
         eprintln!("seconds: {secs:.3}");
         eprintln!("MIPS: {:.1}", n as f64 / secs.max(1e-9) / 1e6);

@@ -131,6 +131,40 @@ impl EntropySource for OsEntropy {
     }
 }
 
+/// Runs a config whose machine is riscv128: its `kernel` (or `bios`) is a raw
+/// bare-metal program ([`vf_board::elf::run_raw_report`], docs/rv128.md).
+/// `None` for any other config (and for one that does not load: [`build`]
+/// reports that).
+pub fn riscv128(
+    path: &std::path::Path,
+    memory_mib: Option<u64>,
+    max_insns: Option<u64>,
+    stats: bool,
+) -> Option<ExitCode> {
+    let parsed = config::load(path).ok()?;
+    if parsed.config.machine != config::Machine::Riscv128 {
+        return None;
+    }
+    for w in &parsed.warnings {
+        eprintln!("vfvm: {}: {w}", path.display());
+    }
+    let cfg = parsed.config;
+    let Some(prog) = cfg.kernel.clone().or_else(|| cfg.bios.clone()) else {
+        eprintln!(
+            "vfvm: {}: a riscv128 config names its program as kernel",
+            path.display()
+        );
+        return Some(ExitCode::from(EXIT_ERROR));
+    };
+    let opts = vf_board::elf::RunOptions {
+        ram_mib: memory_mib.unwrap_or(cfg.memory_mib),
+        max_insns,
+    };
+    Some(crate::bare_metal(&prog, stats, |data, console| {
+        vf_board::elf::run_raw_report(data, 128, &opts, console)
+    }))
+}
+
 /// Builds the machine of `opts`, and the host side of its synced home if it has one.
 pub fn build(opts: &VmOptions) -> Result<(Machine, Option<HomeHost>), VmError> {
     let cfg_err = |source| VmError::Config {

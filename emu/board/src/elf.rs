@@ -4,6 +4,10 @@
 //! code through the HTIF `tohost` symbol (spike's convention, see
 //! [`vf_devices::htif`]). A CLINT sits at 0x0200_0000 as on spike.
 //!
+//! [`run_raw_report`] runs a raw binary instead (RV128 programs have no ELF
+//! class): loaded at 0x8000_0000 and started there, with the HTIF words at
+//! the fixed addresses [`RAW_TOHOST`] and [`RAW_FROMHOST`] (docs/rv128.md).
+//!
 //! Time: `mtime` advances by one for every [`INSNS_PER_TICK`] instructions; a
 //! hart waiting in WFI for its timer skips ahead to the compare value.
 
@@ -26,6 +30,10 @@ pub const INSNS_PER_TICK: u64 = 10;
 pub const MAX_RAM_MIB: u64 = 16 * 1024;
 /// Instructions per scheduling slice.
 const SLICE: u64 = 1 << 20;
+/// `tohost` of a raw binary ([`run_raw_report`]): outside RAM, on the bus.
+pub const RAW_TOHOST: u64 = 0x0100_0000;
+/// `fromhost` of a raw binary.
+pub const RAW_FROMHOST: u64 = RAW_TOHOST + 8;
 
 /// Options of one run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +226,36 @@ pub fn run_report(
     console: &mut dyn Write,
 ) -> Result<RunReport, RunError> {
     let image = parse(elf)?;
+    run_image(image, opts, console)
+}
+
+/// Runs the raw binary `bin` on a hart of width `xlen` (32, 64 or 128):
+/// loaded and started at 0x8000_0000 in M-mode, exit code through HTIF at
+/// [`RAW_TOHOST`]. Reports like [`run_report`].
+pub fn run_raw_report(
+    bin: &[u8],
+    xlen: u32,
+    opts: &RunOptions,
+    console: &mut dyn Write,
+) -> Result<RunReport, RunError> {
+    if bin.is_empty() {
+        return Err(RunError::BadElf("empty program".into()));
+    }
+    let image = Image {
+        xlen,
+        entry: RAM_BASE,
+        segments: vec![(RAM_BASE, bin, bin.len() as u64)],
+        tohost: Some(RAW_TOHOST),
+        fromhost: Some(RAW_FROMHOST),
+    };
+    run_image(image, opts, console)
+}
+
+fn run_image(
+    image: Image<'_>,
+    opts: &RunOptions,
+    console: &mut dyn Write,
+) -> Result<RunReport, RunError> {
     if opts.ram_mib == 0 || opts.ram_mib > MAX_RAM_MIB {
         return Err(RunError::BadRamSize(opts.ram_mib));
     }

@@ -64,6 +64,9 @@ pub enum BoardError {
     /// The device tree or the boot placement failed.
     #[error(transparent)]
     Fdt(#[from] FdtError),
+    /// The config asks for the riscv128 machine, which runs bare-metal programs only.
+    #[error("the riscv128 machine runs bare-metal programs only (vfvm; docs/rv128.md)")]
+    Riscv128,
     /// The config names no kernel and no firmware.
     #[error("nothing to boot: neither a kernel nor a firmware image")]
     NothingToBoot,
@@ -412,7 +415,7 @@ impl Machine {
         devices: Vec<Box<dyn VirtioTransport>>,
         time: TimeMode,
     ) -> Result<Machine, BoardError> {
-        let xlen = config.xlen();
+        let xlen = config.xlen().ok_or(BoardError::Riscv128)?;
         let ram_size = config.memory_bytes();
         let ram_bytes = usize::try_from(ram_size).map_err(|_| BoardError::RamTooBig(ram_size))?;
         if images.bios.is_none() && images.kernel.is_none() {

@@ -105,6 +105,10 @@ pub enum K {
     Fsd,
     /// OP-FP, FMADD, FMSUB, FNMSUB, FNMADD: `imm` is the instruction word, handed to [`crate::fp::execute`].
     Fp,
+    /// An RV128-only instruction (LQ, SQ, LDU, the *D forms, LR.Q/SC.Q/AMO*.Q,
+    /// FLQ/FSQ, Q-format FP): `imm` is the (expanded) 32-bit instruction word,
+    /// executed by the hart's RV128 part (see [`crate::rv128`]).
+    Rv128,
     /// Never decoded: the hart ends each decoded block with it (the block
     /// falls through to the next pc).
     BlockEnd,
@@ -155,9 +159,14 @@ pub fn insn_len(lo: u32) -> u64 {
     }
 }
 
-/// Decodes one instruction for a hart of width `xlen` (32 or 64). For a
+/// Decodes one instruction for a hart of width `xlen` (32, 64 or 128). For a
 /// compressed instruction only the low 16 bits of `raw` are used.
 pub fn decode(raw: u32, xlen: u32) -> Op {
+    if xlen == 128 {
+        if let Some(op) = crate::rv128::decode(raw) {
+            return op;
+        }
+    }
     if raw & 3 != 3 {
         Op {
             len: 2,
@@ -171,7 +180,7 @@ pub fn decode(raw: u32, xlen: u32) -> Op {
 fn decode32(i: Insn, xlen: u32) -> Op {
     let raw = i.0;
     let (rd, rs1, rs2) = (i.rd(), i.rs1(), i.rs2());
-    let rv64 = xlen == 64;
+    let rv64 = xlen >= 64;
     let f3 = i.funct3();
     let f7 = i.funct7();
     let r = |k: K| Op::new(k, rd, rs1, rs2, 0);
@@ -217,14 +226,12 @@ fn decode32(i: Insn, xlen: u32) -> Op {
         }
         0x13 => {
             let imm = i.imm_i();
-            let shamt_ok = |f6: u32| {
-                if rv64 {
-                    raw >> 26 == f6
-                } else {
-                    f7 == f6 << 1
-                }
+            let shamt_ok = |f6: u32| match xlen {
+                128 => raw >> 27 == f6 >> 1,
+                64 => raw >> 26 == f6,
+                _ => f7 == f6 << 1,
             };
-            let sh = (raw >> 20) as i32 & if rv64 { 63 } else { 31 };
+            let sh = (raw >> 20) as i32 & (xlen as i32 - 1);
             match f3 {
                 0 => Op::new(K::Addi, rd, rs1, 0, imm),
                 2 => Op::new(K::Slti, rd, rs1, 0, imm),
@@ -341,7 +348,7 @@ fn decode32(i: Insn, xlen: u32) -> Op {
 
 fn decode_c(c: CInsn, xlen: u32) -> Op {
     let raw = c.0 as u32;
-    let rv64 = xlen == 64;
+    let rv64 = xlen >= 64;
     let ill = Op::illegal(raw);
     match (c.op(), c.funct3()) {
         // Quadrant 0.

@@ -275,7 +275,7 @@ fn op_fp(
             match d.funct3 {
                 // fmv.x.w / fmv.x.d move raw bits: no NaN-box check (transfer operation).
                 0 if f == F32 => Some(FpOutcome::WroteX(fp.f[d.rs1] as u32 as i32 as i64 as u64)),
-                0 if xlen == 64 => Some(FpOutcome::WroteX(fp.f[d.rs1])),
+                0 if xlen >= 64 => Some(FpOutcome::WroteX(fp.f[d.rs1])),
                 1 => Some(FpOutcome::WroteX(soft::class(f, fp.read(f, d.rs1)))),
                 _ => None,
             }
@@ -286,7 +286,7 @@ fn op_fp(
             }
             if f == F32 {
                 wrote_f(fp, rs1 & 0xffff_ffff)
-            } else if xlen == 64 {
+            } else if xlen >= 64 {
                 wrote_f(fp, rs1)
             } else {
                 None
@@ -357,14 +357,14 @@ fn fused(f: Format, a: u64, b: u64, c: u64, op: FmaOp, rm: Rm, fl: &mut u8) -> u
     soft::fma(f, a, b, c, op, rm, fl)
 }
 
-/// The integer type selected by the rs2 field of fcvt; L and LU exist only on RV64.
+/// The integer type selected by the rs2 field of fcvt; L and LU exist only on RV64 and RV128.
 #[inline]
 fn int_type(rs2: usize, xlen: u32) -> Option<IntType> {
-    match (rs2, xlen) {
+    match (rs2, xlen >= 64) {
         (0, _) => Some(IntType::I32),
         (1, _) => Some(IntType::U32),
-        (2, 64) => Some(IntType::I64),
-        (3, 64) => Some(IntType::U64),
+        (2, true) => Some(IntType::I64),
+        (3, true) => Some(IntType::U64),
         _ => None,
     }
 }

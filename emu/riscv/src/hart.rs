@@ -7,6 +7,9 @@ use crate::fp::{self, FpOutcome, FpState};
 use crate::mmu::{Access, PmpRegion, Tlbs, TLB_SIZE};
 use crate::xlen::{Reg, Xlen};
 
+mod exec128;
+mod xlen_switch;
+
 /// User mode.
 pub const PRV_U: u8 = 0;
 /// Supervisor mode.
@@ -270,6 +273,10 @@ pub(crate) struct Csrs {
     /// The values of mcycle/minstret while inhibited.
     pub cycle_frozen: u64,
     pub instret_frozen: u64,
+    /// misa.MXL (1, 2 or 3); 0 until [`Hart::new`] sets the hart's own.
+    pub mxl: u64,
+    /// Bits 127:64 of mscratch and sscratch (RV128).
+    pub scratch_hi: [u64; 2],
 }
 
 /// One RISC-V hart with its RAM, generic over XLEN and the MMIO bus.
@@ -326,6 +333,19 @@ pub struct Hart<X: Xlen, B: Bus> {
     pending_stop: Option<Stop>,
     wfi: bool,
     hartid: u64,
+    /// Whether writes of misa.MXL and mstatus.SXL/UXL may change XLEN at run
+    /// time (off: they are read-only). Only a hart driven through
+    /// [`crate::AnyHart`] can change type, so `AnyHart` turns this on.
+    pub xlen_switch: bool,
+    /// The XLEN the hart must become before it runs on (0: none); see [`Hart::take_xlen_switch`].
+    pending_xlen: u32,
+    /// The full registers as of the last narrowing switch (see docs/rv128.md).
+    saved_x: Option<Box<[u128; 32]>>,
+    /// The pc a trap or xRET goes to, as its 64-bit CSR value ([`Self::switch_pc_valid`]).
+    switch_pc: u64,
+    /// Whether the pending switch continues at `switch_pc` (a trap or xRET)
+    /// rather than at the sign-extended pc (a CSR write).
+    switch_pc_valid: bool,
 }
 
 macro_rules! rd_x {
@@ -374,8 +394,14 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pending_stop: None,
             wfi: false,
             hartid: 0,
+            xlen_switch: false,
+            pending_xlen: 0,
+            saved_x: None,
+            switch_pc: 0,
+            switch_pc_valid: false,
         };
-        h.c.mstatus = if X::XLEN == 64 {
+        h.c.mxl = X::MXL;
+        h.c.mstatus = if X::XLEN >= 64 {
             (X::MXL << MS_UXL_SHIFT) | (X::MXL << MS_SXL_SHIFT)
         } else {
             0
@@ -419,6 +445,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         };
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
+        if self.xlen_switch {
+            self.check_xlen();
+        }
     }
     /// Sets mhartid.
     pub fn set_hartid(&mut self, id: u64) {
@@ -567,7 +596,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 self.wfi = false;
             }
             if let Some(cause) = self.pending_interrupt() {
-                self.take_trap(cause | (1 << (X::XLEN - 1)), 0, true);
+                // At XLEN 128 bit 63 of the stored mcause stands for bit 127 (see rv128::csr_widen).
+                self.take_trap(cause | (1 << (X::XLEN.min(64) - 1)), 0, true);
+                // The trap may have asked for another XLEN (see xlen_switch.rs).
+                if let Some(s) = self.pending_stop.take() {
+                    return s;
+                }
             }
             if self.insns >= end {
                 return Stop::Budget;
@@ -674,6 +708,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 base
             };
             self.pc = X::Reg::from_u64(target);
+            self.switch_pc = target;
         } else {
             self.c.mcause = cause;
             self.c.mepc = pc;
@@ -693,10 +728,15 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 base
             };
             self.pc = X::Reg::from_u64(target);
+            self.switch_pc = target;
         }
         self.wfi = false;
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
+        if self.xlen_switch {
+            // A switch continues at the trap vector as the new XLEN reads it.
+            self.check_xlen_at(true);
+        }
     }
 
     /// Raises a synchronous exception at the current pc.
@@ -1145,7 +1185,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Lb => ld!(1, |v| X::Reg::from_i64(v as i8 as i64)),
             K::Lh => ld!(2, |v| X::Reg::from_i64(v as i16 as i64)),
             K::Lw => ld!(4, |v| X::Reg::from_i64(v as i32 as i64)),
-            K::Ld => ld!(8, X::Reg::from_u64),
+            K::Ld => ld!(8, |v| X::Reg::from_i64(v as i64)),
             K::Lbu => ld!(1, X::Reg::from_u64),
             K::Lhu => ld!(2, X::Reg::from_u64),
             K::Lwu => ld!(4, X::Reg::from_u64),
@@ -1219,7 +1259,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             | K::Fld
             | K::Fsw
             | K::Fsd
-            | K::Fp => {
+            | K::Fp
+            | K::Rv128 => {
                 let sys = SysOp {
                     imm: op.imm,
                     k: op.k,
@@ -1265,6 +1306,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         let rd = op.rd;
         match op.k {
             K::Illegal => return Err(illegal),
+            K::Rv128 => return self.execute_rv128(op, illegal),
             K::Ecall => {
                 if self.prv == PRV_S && self.sbi_intercept {
                     self.request_stop(Stop::SbiCall);
@@ -1294,6 +1336,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 }
                 self.c.mstatus = n;
                 self.prv = mpp;
+                self.switch_pc = self.c.mepc;
                 self.after_xret();
                 return Ok(Some(X::Reg::from_u64(self.c.mepc)));
             }
@@ -1310,6 +1353,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 n |= MS_SPIE;
                 self.c.mstatus = n;
                 self.prv = spp;
+                self.switch_pc = self.c.sepc;
                 self.after_xret();
                 return Ok(Some(X::Reg::from_u64(self.c.sepc)));
             }
@@ -1336,6 +1380,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             K::Csrrw | K::Csrrs | K::Csrrc | K::Csrrwi | K::Csrrsi | K::Csrrci => {
                 let csr = op.imm as u32 & 0xfff;
                 let src = match op.k {
+                    K::Csrrw | K::Csrrs | K::Csrrc if X::XLEN == 128 => {
+                        crate::rv128::csr_narrow(csr, a.to_u128())
+                    }
                     K::Csrrw | K::Csrrs | K::Csrrc => a.to_u64(),
                     _ => op.rs1 as u64,
                 };
@@ -1360,7 +1407,17 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     self.csr_write(csr, new).map_err(|_| illegal)?;
                     self.end_block();
                 }
-                self.wr(rd, X::Reg::from_u64(rd_val));
+                if X::XLEN == 128 {
+                    let src_hi = match op.k {
+                        K::Csrrw | K::Csrrs | K::Csrrc => (a.to_u128() >> 64) as u64,
+                        _ => 0,
+                    };
+                    let hi = self.scratch_hi128(csr, op.k, src_hi, writes);
+                    let v = crate::rv128::csr_widen(csr, rd_val) | ((hi as u128) << 64);
+                    self.wr(rd, X::Reg::from_u128(v));
+                } else {
+                    self.wr(rd, X::Reg::from_u64(rd_val));
+                }
             }
             K::LrW | K::LrD => {
                 let size = if op.k == K::LrW { 4 } else { 8 };
@@ -1378,7 +1435,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     if size == 4 {
                         Self::sext32(v)
                     } else {
-                        X::Reg::from_u64(v)
+                        X::Reg::from_i64(v as i64)
                     },
                 );
             }
@@ -1431,7 +1488,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     if size == 4 {
                         Self::sext32(old)
                     } else {
-                        X::Reg::from_u64(old)
+                        X::Reg::from_i64(old as i64)
                     },
                 );
             }
@@ -1469,7 +1526,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     FpOutcome::Illegal => return Err(illegal),
                     FpOutcome::WroteF => self.c.mstatus |= MS_FS,
                     FpOutcome::WroteX(v) => {
-                        self.wr(rd, X::Reg::from_u64(v));
+                        // Sign-extended to 64 bits by fp.rs; on to 128 at XLEN 128.
+                        self.wr(rd, X::Reg::from_i64(v as i64));
                         if self.fp.fflags != flags {
                             self.c.mstatus |= MS_FS;
                         }
@@ -1485,6 +1543,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.update_data_prv();
         self.fetch_vpn = u64::MAX;
         self.end_block();
+        if self.xlen_switch {
+            self.check_xlen_at(true);
+        }
     }
 
     // ---- CSRs -----------------------------------------------------------------------------
@@ -1637,7 +1698,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     | (1 << 12)
                     | (1 << 18)
                     | (1 << 20);
-                (X::MXL << (X::XLEN - 2)) | ext
+                // At XLEN 128, bits 63:62 stand for MXL at 127:126 (rv128::csr_widen).
+                (self.c.mxl << (X::XLEN.min(64) - 2)) | ext
             }
             MEDELEG => self.c.medeleg,
             MIDELEG => self.c.mideleg,
@@ -1769,11 +1831,21 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 if (n & MS_MPP) >> MS_MPP_SHIFT == 2 {
                     n = (n & !MS_MPP) | (old & MS_MPP);
                 }
+                if self.xlen_switch && !rv32 {
+                    n = self.warl_sxl_uxl(n, old, v);
+                }
                 self.c.mstatus = n;
                 self.status_changed(old);
+                if self.xlen_switch {
+                    self.check_xlen();
+                }
             }
             MSTATUSH if rv32 => {}
-            MISA => {}
+            MISA => {
+                if self.xlen_switch {
+                    self.write_mxl((v >> (X::XLEN.min(64) - 2)) & 3);
+                }
+            }
             MEDELEG => self.c.medeleg = v & MEDELEG_MASK,
             MIDELEG => self.c.mideleg = v & S_IRQS,
             MIE => self.c.mie = v & ALL_IRQS,
@@ -1872,12 +1944,32 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         self.update_data_prv();
     }
 
-    /// Converts this hart into one of another XLEN, keeping all state (registers
-    /// truncated or sign-extended). The shape for run-time MXL/SXL/UXL changes.
+    /// Converts this hart into one of another XLEN, keeping all state. A
+    /// register keeps the upper bits it had before the last narrowing when
+    /// its low bits are unchanged since; otherwise it is sign-extended
+    /// (docs/rv128.md, "Switching XLEN").
     pub fn convert<Y: Xlen>(self) -> Hart<Y, B> {
+        // The 128-bit view of every register.
+        let mut full = [0u128; 32];
+        for (i, f) in full.iter_mut().enumerate() {
+            let v = self.x[i].to_u128();
+            let sext = if X::XLEN == 128 {
+                v
+            } else {
+                ((v << (128 - X::XLEN)) as i128 >> (128 - X::XLEN)) as u128
+            };
+            *f = match &self.saved_x {
+                Some(s) if X::XLEN < 128 && X::Reg::from_u128(s[i]).to_u128() == v => s[i],
+                _ => sext,
+            };
+        }
         let mut h = Hart::<Y, B> {
             x: [Y::Reg::ZERO; 32],
-            pc: Y::Reg::from_i64(self.pc.to_i64()),
+            pc: if self.switch_pc_valid {
+                Y::Reg::from_u64(self.switch_pc)
+            } else {
+                Y::Reg::from_i64(self.pc.to_i64())
+            },
             fp: self.fp,
             prv: self.prv,
             bus: self.bus,
@@ -1909,9 +2001,18 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pending_stop: None,
             wfi: self.wfi,
             hartid: self.hartid,
+            xlen_switch: self.xlen_switch,
+            pending_xlen: 0,
+            switch_pc: 0,
+            switch_pc_valid: false,
+            saved_x: if Y::XLEN < 128 {
+                Some(Box::new(full))
+            } else {
+                None
+            },
         };
-        for i in 0..32 {
-            h.x[i] = Y::Reg::from_i64(self.x[i].to_i64());
+        for (x, f) in h.x.iter_mut().zip(full) {
+            *x = Y::Reg::from_u128(f);
         }
         h.flush_tlb();
         h
