@@ -6,10 +6,10 @@ DATA ?= data
 CARGO ?= cargo
 APT_PACKAGES := build-essential pkg-config python3-pip \
 	gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf gcc-riscv64-linux-gnu \
-	qemu-system-misc qemu-user device-tree-compiler e2fsprogs cpio binaryen \
+	qemu-system-misc qemu-user device-tree-compiler e2fsprogs cpio \
 	busybox shellcheck curl bc chromium
 
-.PHONY: all setup run build web test lint bench guest-check guest-scripts clean
+.PHONY: all setup run build web test browser-test lint bench guest-check guest-scripts clean
 
 all: build
 
@@ -42,6 +42,11 @@ run: setup build web
 
 test: guest-check guest-scripts
 	$(CARGO) test --workspace
+	$(MAKE) browser-test
+
+# The browser end-to-end tests: builds the page and runs them in headless Chromium (tests/browser/).
+browser-test:
+	tests/browser/run.sh
 
 # The guest-side vflogin commands, run against a fake control file under two shells.
 guest-scripts:
@@ -60,6 +65,9 @@ bench:
 	bench/cpu.sh
 	bench/boot.sh
 	sh bench/sync.sh
+	bench/rv128.sh
+	bench/home.sh
+	bench/web.sh
 
 clean:
 	$(CARGO) clean
