@@ -1258,12 +1258,13 @@ fn vouch_for_lazy_files<R>(inner: &mut Inner<R>, home: u64) {
     if inner.lazy.is_empty() {
         return;
     }
-    let Some(Ok((mut state, base))) = inner.state.as_deref().map(State::decode) else {
+    if inner.state.is_none() {
         return;
-    };
+    }
+    let mut vouched = Vec::new();
     let mut stack = vec![(String::new(), home, 0usize)];
     let mut left = inner.lazy.len();
-    while let Some((prefix, dir, depth)) = stack.pop() {
+    'walk: while let Some((prefix, dir, depth)) = stack.pop() {
         for name in list_names(&mut inner.fs, dir) {
             let Ok(name) = String::from_utf8(name) else {
                 continue;
@@ -1287,7 +1288,7 @@ fn vouch_for_lazy_files<R>(inner: &mut Inner<R>, home: u64) {
                     stack.push((path, node, depth + 1));
                 }
             } else if let Some(l) = inner.lazy.get(&node) {
-                state.cache.insert(
+                vouched.push((
                     path,
                     CacheEntry {
                         size: l.size,
@@ -1295,16 +1296,30 @@ fn vouch_for_lazy_files<R>(inner: &mut Inner<R>, home: u64) {
                         mode: a.mode & vf_devices::p9::mode::PERM,
                         blobs: l.blobs.clone(),
                     },
-                );
+                ));
                 left -= 1;
                 if left == 0 {
-                    inner.state = Some(state.encode(&base));
-                    return;
+                    break 'walk;
                 }
             }
         }
     }
-    inner.state = Some(state.encode(&base));
+    if let Some(state) = inner
+        .state
+        .as_deref()
+        .and_then(|s| with_cache_entries(s, vouched))
+    {
+        inner.state = Some(state);
+    }
+}
+
+/// The saved engine state `state` with `entries` added to its hash cache; the journal of an
+/// interrupted update it holds is written back as it was (dropping it would turn that
+/// update's files into conflicts at the next sync). None if `state` does not parse.
+fn with_cache_entries(state: &[u8], entries: Vec<(String, CacheEntry)>) -> Option<Vec<u8>> {
+    let (mut state, base, pending) = State::decode_journal(state).ok()?;
+    state.cache.extend(entries);
+    Some(state.encode_journal(&base, pending.as_ref().map(|p| (p.version, &p.manifest))))
 }
 
 /// The tree of the signed-in home as a snapshot: the sealed root record, the sealed chunks
@@ -1519,5 +1534,64 @@ pub(crate) fn errno(e: FsError) -> Errno {
     match e {
         FsError::Errno(e) => e,
         FsError::Pending => Errno::EAGAIN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vfsync_core::state::Pending;
+    use vfsync_core::Entry;
+
+    fn manifest(dirs: &[&str]) -> Manifest {
+        let mut m = Manifest::default();
+        for d in dirs {
+            m.entries.insert(
+                d.to_string(),
+                Entry {
+                    kind: EntryKind::Dir,
+                    mode: 0o755,
+                    mtime: 7,
+                },
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn vouching_for_lazy_files_keeps_an_interrupted_updates_journal() {
+        let state = State {
+            format: 1,
+            version: 2,
+            seen: 3,
+            ..State::default()
+        };
+        let (base, next) = (manifest(&["a"]), manifest(&["a", "b"]));
+        let saved = state.encode_journal(&base, Some((3, &next)));
+        let entry = CacheEntry {
+            size: 10,
+            mtime: 11,
+            mode: 0o644,
+            blobs: Vec::new(),
+        };
+        let out = with_cache_entries(&saved, vec![("a/f".into(), entry)]).unwrap();
+        let (s, b, pending) = State::decode_journal(&out).unwrap();
+        assert_eq!((s.version, s.seen), (2, 3));
+        assert_eq!(b, base);
+        assert_eq!(
+            s.cache.get("a/f").map(|e| (e.size, e.mtime)),
+            Some((10, 11))
+        );
+        assert_eq!(
+            pending,
+            Some(Pending {
+                version: 3,
+                manifest: next
+            })
+        );
+        // Without a journal none appears, and a state that does not parse is left alone.
+        let plain = with_cache_entries(&state.encode(&base), Vec::new()).unwrap();
+        assert_eq!(State::decode_journal(&plain).unwrap().2, None);
+        assert!(with_cache_entries(b"not json", Vec::new()).is_none());
     }
 }
