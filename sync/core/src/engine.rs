@@ -14,7 +14,7 @@ use crate::id::BlobId;
 use crate::local::{LocalEntry, LocalKind, LocalTree};
 use crate::manifest::{check_path, parent, same, Entry, EntryKind, Manifest};
 use crate::remote::{HeadWrite, Remote, StoredHead};
-use crate::state::{CacheEntry, Pending, State};
+use crate::state::{CacheEntry, JournalKind, Pending, State};
 
 /// A local file whose mtime is closer than this to the start of a scan is not cached, so a
 /// change within the file system's mtime granularity is never missed (section 7.2).
@@ -376,18 +376,46 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
         Ok(())
     }
 
-    /// Saves the journal of an update about to change the disk (section 7.5): the base it
-    /// starts from and the revision `(version, manifest)` it applies.
+    /// Saves the journal of an update about to change the disk or of a commit about to write
+    /// a head (section 7.5): the base it starts from and the revision `(version, manifest)`.
     async fn save_journal(
         &self,
         state: &State,
         base: &Manifest,
-        to: (u64, &Manifest),
+        kind: JournalKind,
+        (version, manifest): (u64, &Manifest),
     ) -> Result<()> {
         self.step()?;
         self.tree
-            .save_state(&state.encode_journal(base, Some(to)))
+            .save_state(&state.encode_journal(base, Some((kind, version, manifest))))
             .await?;
+        Ok(())
+    }
+
+    /// Keeps a commit journal only if the server holds its revision: the version `rv` with
+    /// manifest `rm` is the head, an older one is read from the revision history (section 7.5).
+    /// A head write that never happened or lost its race leaves a journal that must not become
+    /// the base; an update journal's revision came from the server, so it is always kept.
+    async fn check_commit_journal(&self, rv: u64, rm: &Manifest) -> Result<()> {
+        let Some(p) = self.pending.borrow_mut().take() else {
+            return Ok(());
+        };
+        let held = match p.kind {
+            JournalKind::Update => true,
+            JournalKind::Commit if p.version == rv => p.manifest == *rm,
+            JournalKind::Commit if p.version < rv => {
+                match revision_manifest(self.remote, self.keys, p.version).await {
+                    Ok(m) => m == p.manifest,
+                    // Expired: without the journal the worst case is a conflict copy.
+                    Err(Error::RevisionNotFound(_)) => false,
+                    Err(e) => return Err(e),
+                }
+            }
+            JournalKind::Commit => false,
+        };
+        if held {
+            *self.pending.borrow_mut() = Some(p);
+        }
         Ok(())
     }
 
@@ -603,8 +631,9 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
         report: &mut SyncReport,
     ) -> Result<Option<Scan>> {
         let scan = self.scan(state).await?;
-        self.recover(base, &scan.entries);
         let (rv, rm) = self.fetch_remote(state, base).await?;
+        self.check_commit_journal(rv, &rm).await?;
+        self.recover(base, &scan.entries);
         let (b, l, r) = (&base.entries, &scan.entries.entries, &rm.entries);
         let paths: BTreeSet<String> = b.keys().chain(l.keys()).chain(r.keys()).cloned().collect();
         let mut apply = Vec::new();
@@ -643,7 +672,8 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
             for p in &apply {
                 journal.cache.remove(p);
             }
-            self.save_journal(&journal, base, (rv, &rm)).await?;
+            self.save_journal(&journal, base, JournalKind::Update, (rv, &rm))
+                .await?;
         }
         let taken = RefCell::new(paths);
         let conflicts = RefCell::new(Vec::new());
@@ -993,6 +1023,10 @@ impl<'a, R: Remote, T: LocalTree> Ctx<'a, R, T> {
         let sealed = self
             .keys
             .seal_head(version, &serde_json::to_vec(&rec).expect("head serializes"))?;
+        // The journal: a run killed after the head is written and before the state is saved
+        // finds its own revision on the server and takes it as its base (section 7.5).
+        self.save_journal(state, base, JournalKind::Commit, (version, &m))
+            .await?;
         self.step()?;
         match self.remote.put_head(state.version, sealed).await? {
             HeadWrite::Stale(_) => Ok(false),
@@ -1088,6 +1122,14 @@ pub async fn status<R: Remote, T: LocalTree>(
     let ctx = Ctx::new(remote, keys, tree, &opts, &());
     let (state, mut base) = ctx.load_state().await?;
     let scan = ctx.scan(&state).await?;
+    let commit_journal = matches!(
+        &*ctx.pending.borrow(),
+        Some(p) if p.kind == JournalKind::Commit
+    );
+    if commit_journal {
+        let (rv, rm) = ctx.fetch_remote(&state, &base).await?;
+        ctx.check_commit_journal(rv, &rm).await?;
+    }
     ctx.recover(&mut base, &scan.entries);
     let mut st = Status {
         base_version: state.version,

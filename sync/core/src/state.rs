@@ -33,21 +33,41 @@ pub struct State {
     pub cache: BTreeMap<String, CacheEntry>,
 }
 
-/// The revision an update was applying to the disk when it was interrupted (section 7.5).
+/// The revision an interrupted run was applying to the disk or writing to the server
+/// (section 7.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
+    /// What wrote the journal.
+    pub kind: JournalKind,
     /// The revision's version.
     pub version: u64,
     /// Its manifest.
     pub manifest: Manifest,
 }
 
-/// The JSON form of [`Pending`]: `"pending": {"version": V, "entries": [...]}` beside the
-/// fields of [`State`].
+/// What a journal records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalKind {
+    /// An update applying a revision the server holds.
+    #[default]
+    Update,
+    /// A commit about to write this revision's head: the server may or may not hold it.
+    Commit,
+}
+
+/// The JSON form of [`Pending`]: `"pending": {"version": V, "entries": [...], "kind": K}`
+/// beside the fields of [`State`] (`kind` absent: `"update"`).
 #[derive(Serialize, Deserialize)]
 struct PendingJson {
     version: u64,
     entries: Vec<EntryJson>,
+    #[serde(default, skip_serializing_if = "is_update")]
+    kind: JournalKind,
+}
+
+fn is_update(k: &JournalKind) -> bool {
+    *k == JournalKind::Update
 }
 
 #[derive(Serialize, Deserialize)]
@@ -79,6 +99,7 @@ impl State {
         let pending = match saved.pending {
             None => None,
             Some(p) => Some(Pending {
+                kind: p.kind,
                 version: p.version,
                 manifest: Manifest::from_json_entries(p.entries)?,
             }),
@@ -92,16 +113,21 @@ impl State {
     }
 
     /// Serializes the state with `base` as its base and, as its journal, the revision
-    /// `(version, manifest)` an update is about to apply.
-    pub fn encode_journal(&self, base: &Manifest, pending: Option<(u64, &Manifest)>) -> Vec<u8> {
+    /// `(kind, version, manifest)` an update is about to apply or a commit to write.
+    pub fn encode_journal(
+        &self,
+        base: &Manifest,
+        pending: Option<(JournalKind, u64, &Manifest)>,
+    ) -> Vec<u8> {
         let mut s = self.clone();
         s.format = 1;
         s.base = base.to_json_entries();
         let saved = Saved {
             state: s,
-            pending: pending.map(|(version, m)| PendingJson {
+            pending: pending.map(|(kind, version, m)| PendingJson {
                 version,
                 entries: m.to_json_entries(),
+                kind,
             }),
         };
         serde_json::to_vec(&saved).expect("state serializes")
@@ -137,17 +163,26 @@ mod tests {
             ..State::default()
         };
         let (base, next) = (manifest(&["a"]), manifest(&["a", "b"]));
-        let bytes = s.encode_journal(&base, Some((4, &next)));
+        let bytes = s.encode_journal(&base, Some((JournalKind::Update, 4, &next)));
         let (s2, base2, pending) = State::decode_journal(&bytes).unwrap();
         assert_eq!((s2.version, s2.seen), (3, 4));
         assert_eq!(base2, base);
         assert_eq!(
             pending,
             Some(Pending {
+                kind: JournalKind::Update,
                 version: 4,
-                manifest: next
+                manifest: next.clone()
             })
         );
+        // An update journal is written as before kinds existed; a commit journal says so.
+        assert!(!String::from_utf8(bytes.clone()).unwrap().contains("kind"));
+        let commit = s.encode_journal(&base, Some((JournalKind::Commit, 4, &next)));
+        assert!(String::from_utf8(commit.clone())
+            .unwrap()
+            .contains(r#""kind":"commit""#));
+        let (_, _, pending) = State::decode_journal(&commit).unwrap();
+        assert_eq!(pending.map(|p| p.kind), Some(JournalKind::Commit));
         let (_, base3) = State::decode(&bytes).unwrap();
         assert_eq!(base3, base);
         // A state written without a journal (as before journals existed) has none.

@@ -746,13 +746,20 @@ fn killed_update_then_newer_server_revision_makes_no_spurious_conflict() {
                     Err(e) => panic!("step {n}: {e}"),
                 }
             };
+            let v0 = remote.head().unwrap().version;
             completed = crash(n);
             if !completed {
-                // Half applied: status shows B's own changes only.
+                // Half applied: status shows B's own changes only, or none once B's commit
+                // wrote its head (that revision is B's base).
                 let st = block_on(status(&remote, &k, &b)).unwrap();
+                let mine = if remote.head().unwrap().version > v0 {
+                    (vec![], vec![], vec![])
+                } else {
+                    (vec!["b-only".to_string()], vec!["f9".to_string()], vec![])
+                };
                 assert_eq!(
                     (st.added, st.modified, st.deleted),
-                    (vec!["b-only".to_string()], vec!["f9".to_string()], vec![]),
+                    mine,
                     "status after a crash at step {n}"
                 );
             }
@@ -775,6 +782,71 @@ fn killed_update_then_newer_server_revision_makes_no_spurious_conflict() {
             let v = if second_kill.is_some() { 4 } else { 3 };
             assert_eq!(content(&b, "f0"), format!("v{v} of 0"));
             assert_eq!(content(&b, "d/new"), format!("v{v} new file"));
+        }
+        n += 1;
+    }
+}
+
+/// A sync of B killed at any step of its commit: before the head write, between the head write
+/// and the state save, or after. Then A commits: if B's head was written, A edits the very files
+/// B committed; if not, another file (B's revision number is now A's, with other content).
+/// B runs again: a written revision is B's base (the commit journal), so A's edits replace B's
+/// files without conflict copies; an unwritten one is not (trusting it would let A's revision
+/// overwrite B's edits), so B's edits are committed. Nothing is lost either way.
+#[test]
+fn killed_commit_then_the_server_moves_on_makes_no_spurious_conflict() {
+    let (mut n, mut completed) = (1u64, false);
+    while !completed {
+        assert!(n < 500, "the scenario must finish in fewer steps");
+        let (remote, k, a, b) = pair(&[("f", "base f"), ("g", "base g")]);
+        b.write("f", b"b edits f");
+        b.write("new", b"b adds new");
+        let v0 = remote.head().unwrap().version;
+        let opts = SyncOptions {
+            crash_after: Some(n),
+            ..SyncOptions::default()
+        };
+        match block_on(sync(&remote, &k, &b, &opts, &())) {
+            Ok(r) => {
+                assert!(r.committed);
+                completed = true;
+            }
+            Err(Error::CrashInjected(m)) => assert_eq!(m, n),
+            Err(e) => panic!("step {n}: {e}"),
+        }
+        let written = remote.head().unwrap().version > v0;
+        let st = block_on(status(&remote, &k, &b)).unwrap();
+        if written {
+            assert!(
+                st.added.is_empty() && st.modified.is_empty(),
+                "step {n}: B's written revision is its base: {st:?}"
+            );
+        } else {
+            assert_eq!(
+                (st.added, st.modified),
+                (vec!["new".to_string()], vec!["f".to_string()]),
+                "step {n}"
+            );
+        }
+        run(&remote, &k, &a);
+        if written {
+            a.write("f", b"a edits f after b");
+            a.write("new", b"a edits new after b");
+        } else {
+            a.write("g", b"a edits g");
+        }
+        run(&remote, &k, &a);
+        let r = run(&remote, &k, &b);
+        assert!(r.conflicts.is_empty(), "step {n}: {:?}", r.conflicts);
+        run(&remote, &k, &a);
+        assert_eq!(snap(&a), snap(&b), "step {n}");
+        if written {
+            assert_eq!(content(&b, "f"), "a edits f after b");
+            assert_eq!(content(&b, "new"), "a edits new after b");
+        } else {
+            assert_eq!(content(&b, "f"), "b edits f", "step {n}");
+            assert_eq!(content(&b, "new"), "b adds new");
+            assert_eq!(content(&b, "g"), "a edits g");
         }
         n += 1;
     }

@@ -1319,7 +1319,10 @@ fn vouch_for_lazy_files<R>(inner: &mut Inner<R>, home: u64) {
 fn with_cache_entries(state: &[u8], entries: Vec<(String, CacheEntry)>) -> Option<Vec<u8>> {
     let (mut state, base, pending) = State::decode_journal(state).ok()?;
     state.cache.extend(entries);
-    Some(state.encode_journal(&base, pending.as_ref().map(|p| (p.version, &p.manifest))))
+    Some(state.encode_journal(
+        &base,
+        pending.as_ref().map(|p| (p.kind, p.version, &p.manifest)),
+    ))
 }
 
 /// The tree of the signed-in home as a snapshot: the sealed root record, the sealed chunks
@@ -1540,7 +1543,7 @@ pub(crate) fn errno(e: FsError) -> Errno {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vfsync_core::state::Pending;
+    use vfsync_core::state::{JournalKind, Pending};
     use vfsync_core::Entry;
 
     fn manifest(dirs: &[&str]) -> Manifest {
@@ -1567,7 +1570,7 @@ mod tests {
             ..State::default()
         };
         let (base, next) = (manifest(&["a"]), manifest(&["a", "b"]));
-        let saved = state.encode_journal(&base, Some((3, &next)));
+        let saved = state.encode_journal(&base, Some((JournalKind::Commit, 3, &next)));
         let entry = CacheEntry {
             size: 10,
             mtime: 11,
@@ -1585,6 +1588,7 @@ mod tests {
         assert_eq!(
             pending,
             Some(Pending {
+                kind: JournalKind::Commit,
                 version: 3,
                 manifest: next
             })
