@@ -577,7 +577,7 @@ fn to_int_parts(v: Option<(bool, i32, u128)>, nan: bool, t: Int, rm: Rm, fl: &mu
     };
     // Magnitude rounded to an integer; None if certainly out of every range.
     let (mag, inexact) = if exp >= 0 {
-        if exp >= sig.leading_zeros() as i32 {
+        if exp > sig.leading_zeros() as i32 {
             (None, false)
         } else {
             (Some(sig << exp), false)

@@ -317,7 +317,12 @@ static void gen_from_narrow(int n) {
 static void gen_to_int(const char *name, int bitsn, int sgn, int n) {
     for (int i = 0; i < n; i++) {
         u128 a = randq();
-        if (below(3) != 0) {
+        if (below(5) == 0) {
+            /* the range limits: +-2^(bits-1), +-2^bits, and their neighbours */
+            long e = 0x3fff + bitsn - (long)below(2);
+            a = ((u128)e << 112) + (u128)(int)(below(3) - 1);
+            if (below(2)) a |= SIGNQ;
+        } else if (below(3) != 0) {
             /* magnitudes around the integer range: 2^-2 .. 2^(bits + 2) */
             long e = 0x3fff + (long)below(bitsn + 5) - 2;
             a = ((u128)e << 112) | (below(3) ? frac() : ((u128)below(4) << 110));
