@@ -667,6 +667,119 @@ mod tests {
     }
 
     #[test]
+    fn q_encodings_match_the_gnu_assembler() {
+        // Words from riscv64-linux-gnu-as -march=rv64gcq (binutils 2.40).
+        const FT1: Reg = 1;
+        const FT2: Reg = 2;
+        const FT3: Reg = 3;
+        const FT4: Reg = 4;
+        const FA0: Reg = 10;
+        type Case = (fn(&mut Asm), u32);
+        let cases: [Case; 16] = [
+            (
+                |a| {
+                    a.flq(FA0, A1, 16);
+                },
+                0x0105_c507,
+            ),
+            (
+                |a| {
+                    a.fsq(FA0, A1, -32);
+                },
+                0xfea5_c027,
+            ),
+            (
+                |a| {
+                    a.fadd_q(FT1, FT2, FT3).rm(1);
+                },
+                0x0631_10d3,
+            ),
+            (
+                |a| {
+                    a.fsqrt_q(FT1, FT2);
+                },
+                0x5e01_70d3,
+            ),
+            (
+                |a| {
+                    a.fma_q(0x43, FT1, FT2, FT3, FT4).rm(0);
+                },
+                0x2631_00c3,
+            ),
+            (
+                |a| {
+                    a.fma_q(0x4f, FT1, FT2, FT3, FT4);
+                },
+                0x2631_70cf,
+            ),
+            (
+                |a| {
+                    a.fsgnjx_q(FT1, FT2, FT3);
+                },
+                0x2631_20d3,
+            ),
+            (
+                |a| {
+                    a.fmax_q(FT1, FT2, FT3);
+                },
+                0x2e31_10d3,
+            ),
+            (
+                |a| {
+                    a.fle_q(A0, FT2, FT3);
+                },
+                0xa631_0553,
+            ),
+            (
+                |a| {
+                    a.fclass_q(A0, FT2);
+                },
+                0xe601_1553,
+            ),
+            (
+                |a| {
+                    a.fcvt_s_q(FT1, FT2);
+                },
+                0x4031_70d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_q_d(FT1, FT2).rm(0);
+                },
+                0x4611_00d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_lu_q(A0, FT2);
+                },
+                0xc631_7553,
+            ),
+            (
+                |a| {
+                    a.fcvt_q_w(FT1, A1).rm(0);
+                },
+                0xd605_80d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_d_q(FT1, FT2);
+                },
+                0x4231_70d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_w_q(A0, FT2);
+                },
+                0xc601_7553,
+            ),
+        ];
+        for (emit, want) in cases {
+            let got = one(emit);
+            assert_eq!(got, want, "{got:#010x} != {want:#010x}");
+        }
+    }
+
+    #[test]
     fn rv128_words_decode_back() {
         let d = |w: u32| decode(w, 128);
         assert_eq!(

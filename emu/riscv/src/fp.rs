@@ -1,4 +1,4 @@
-//! The F and D extensions: IEEE-754 binary32/binary64 arithmetic as RISC-V
+//! The F, D and Q extensions: IEEE-754 binary32/binary64 (and binary128) arithmetic as RISC-V
 //! defines it (exact results, five rounding modes, fflags, NaN-boxing,
 //! canonical NaNs).
 //!
@@ -39,6 +39,13 @@
 //!
 //! A rounding-mode field of 5 or 6, or DYN (7) while frm holds 5..7, is illegal
 //! for every instruction that has one, including the exact conversions.
+//!
+//! The RV128 hart calls [`execute128`] instead: FLEN is 128 there (the Q
+//! extension, arithmetic in [`quad`]; fmt 3 in the table above, with
+//! fcvt.s.q/fcvt.d.q as funct5 01000 rs2 3, fcvt.q.s/fcvt.q.d as fmt Q rs2 0/1,
+//! 128-bit integer conversions as rs2 4/5, and fmv.x.q/fmv.q.x), and binary32
+//! and binary64 values are NaN-boxed to 128 bits ([`FpState::hi`]).
+//! docs/rv128.md describes the choices.
 
 pub mod fast;
 pub mod quad;
@@ -405,12 +412,12 @@ pub enum FpOutcome128 {
 }
 
 impl FpState {
-    /// f[r] as a binary128 value (bits 127:64 from [`FpState::hi`]).
+    /// `f[r]` as a binary128 value (bits 127:64 from [`FpState::hi`]).
     #[inline]
     pub fn read_q(&self, r: usize) -> u128 {
         ((self.hi[r] as u128) << 64) | self.f[r] as u128
     }
-    /// Writes all 128 bits of f[r].
+    /// Writes all 128 bits of `f[r]`.
     #[inline]
     pub fn write_q(&mut self, r: usize, v: u128) {
         self.f[r] = v as u64;
@@ -423,7 +430,7 @@ impl FpState {
 /// except that their operands must be NaN-boxed to 128 bits (else they read as
 /// the canonical NaN) and their results are; the Q instructions, the
 /// conversions between Q and S/D, and the 128-bit integer conversions
-/// (FCVT.T[U].fmt, FCVT.fmt.T[U]: rs2 = 4 / 5) go to [`quad`]. `rs1` is the
+/// (`FCVT.T[U].fmt`, `FCVT.fmt.T[U]`: rs2 = 4 / 5) go to [`quad`]. `rs1` is the
 /// value of integer register rs1. Integer results are sign-extended to 128 bits.
 pub fn execute128(fp: &mut FpState, insn: u32, rs1: u128) -> FpOutcome128 {
     let d = Fields::new(insn);

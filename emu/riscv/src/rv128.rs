@@ -225,6 +225,11 @@ mod tests {
         // addid / a reserved OP-64 word
         assert_eq!(dec(0x0015_051b | (0x5b - 0x1b), 128).k, K::Rv128);
         assert_eq!(dec(0x4000_107b, 128).k, K::Illegal);
+        // flq fa0, 16(a1) / fsq fa0, -32(a1): FLEN 128 only at XLEN 128.
+        for w in [0x0105_c507, 0xfea5_c027] {
+            assert_eq!(dec(w, 128).k, K::Rv128);
+            assert_eq!(dec(w, 64).k, K::Illegal);
+        }
     }
 
     #[test]

@@ -5,14 +5,14 @@
 //!
 //! Values travel as raw bit patterns in a `u128`; a 113-bit significand fits a
 //! `u128`, and the wider intermediates (the 226-bit product of a fused
-//! multiply-add, the radicand of a square root) use [`U256`]. Rounding is done
-//! once, by [`round_pack`], with the same rule as the binary32/64 code: the
+//! multiply-add, the radicand of a square root) use `U256`. Rounding is done
+//! once, by `round_pack`, with the same rule as the binary32/64 code: the
 //! significand handed to it may carry a sticky bit in bit 0 as long as it holds
 //! at least p + 2 = 115 bits whenever it does.
 //!
 //! Conversions between binary128 and binary32/64 round with
-//! [`super::soft::round_pack`]; conversions to and from integers handle 32-,
-//! 64- and 128-bit integers (the last for RV128's FCVT.T[U]).
+//! `soft::round_pack`; conversions to and from integers handle 32-,
+//! 64- and 128-bit integers (the last for RV128's `FCVT.T[U]`).
 
 use super::soft::{self, FmaOp, Format, Rm, DZ, NV, NX, OF, UF};
 use crate::xlen::mul_u128_wide;
