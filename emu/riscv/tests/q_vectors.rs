@@ -3,7 +3,8 @@
 //! `__float128` on x86-64; `tests/qref/regen.sh` regenerates them). Every
 //! vector runs through [`vf_riscv::fp::execute128`] as a real instruction
 //! word, with a static rounding mode or with DYN and frm, and must match bit
-//! for bit, fflags included.
+//! for bit, fflags included. Each fmadd vector also runs as fmsub, fnmsub and
+//! fnmadd on operands with flipped signs, which denote the same exact value.
 //!
 //! The vectors hold RNE, RTZ, RDN and RUP (x86 has no ties-to-max-magnitude).
 //! RMM is checked where the four results determine it: it equals RNE unless
@@ -56,13 +57,19 @@ fn insn_of(op: &str) -> (u32, [Kind; 1], Kind) {
         "mul" => (r_type(2, 3, RS2 as u32, 0), [q], q),
         "div" => (r_type(3, 3, RS2 as u32, 0), [q], q),
         "sqrt" => (r_type(0b01011, 3, 0, 0), [q], q),
-        "fma" => {
+        "fma" | "fmsub" | "fnmsub" | "fnmadd" => {
+            let opcode = match op {
+                "fma" => 0x43,
+                "fmsub" => 0x47,
+                "fnmsub" => 0x4b,
+                _ => 0x4f,
+            };
             let w = ((RS3 as u32) << 27)
                 | (3 << 25)
                 | ((RS2 as u32) << 20)
                 | ((RS1 as u32) << 15)
                 | ((RD as u32) << 7)
-                | 0x43;
+                | opcode;
             (w, [q], q)
         }
         "cvt.s.q" => (r_type(0b01000, 0, 3, 0), [q], Kind::S),
@@ -271,6 +278,21 @@ fn q_vectors() {
                 w.1
             );
             cases += 1;
+            if op == "fma" {
+                // The other fused forms compute the same exact value from
+                // operands with flipped signs: a*b - c, -(a*b) + c, -(a*b) - c.
+                let neg = |v: Option<u128>| v.map(|v| v ^ 1 << 127);
+                let [a, b, c] = ops;
+                for (form, o) in [
+                    ("fmsub", [a, b, neg(c)]),
+                    ("fnmsub", [neg(a), b, c]),
+                    ("fnmadd", [neg(a), b, neg(c)]),
+                ] {
+                    let got = run(form, o, rm as u32, dynamic);
+                    assert_eq!(got, w, "line {}: {line}\n {form} rm {rm}", n + 1);
+                    cases += 1;
+                }
+            }
         }
         // RMM.
         let got = run(op, ops, 4, n % 2 == 0);
