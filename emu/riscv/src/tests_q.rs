@@ -808,3 +808,24 @@ fn flen_follows_xlen_across_switches() {
     );
     assert_eq!(h.reg128(S3 as usize), 10f64.to_bits() as u128);
 }
+
+#[test]
+fn flq_and_fsq_faults_change_nothing() {
+    // Outside RAM (NoBus): FLQ raises a load access fault and leaves f1 as it
+    // was; FSQ whose second half faults raises a store access fault.
+    let end = RAM_BASE + (1 << 20);
+    let mut h = program(|a| {
+        a.li(T1, 0x77).fmv_q_x(F1, T1);
+        a.li(S0, (end + 0x100) as i128).flq(F1, S0, 0);
+    });
+    run(&mut h);
+    assert_eq!(trapped(&h), Some(EXC_LOAD_ACCESS));
+    assert_eq!(x(&h, A6), (end + 0x100) as u128, "mtval");
+    assert_eq!(h.fp.read_q(1), 0x77);
+    let mut h = program(|a| {
+        a.li(T1, -1).fmv_q_x(F1, T1);
+        a.li(S0, (end + 0x100) as i128).fsq(F1, S0, 0);
+    });
+    run(&mut h);
+    assert_eq!(trapped(&h), Some(EXC_STORE_ACCESS));
+}
