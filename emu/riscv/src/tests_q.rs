@@ -829,3 +829,25 @@ fn flq_and_fsq_faults_change_nothing() {
     run(&mut h);
     assert_eq!(trapped(&h), Some(EXC_STORE_ACCESS));
 }
+
+#[test]
+fn first_widening_to_128_boxes_every_f_register() {
+    // A hart that starts at XLEN 64 (FLEN 64) and switches to 128: its
+    // binary64 values are properly NaN-boxed there.
+    let mut a = Asm::new();
+    a.li(T0, 1 << 13).csrrs(ZERO, MSTATUS, T0);
+    a.li(T1, 3).fcvt_d_l(F1, T1);
+    a.li(T0, 3i128 << 62).csrw(MISA, T0); // XLEN 128
+    a.fadd_d(F2, F1, F1).fmv_x_d(S1, F2);
+    a.fmv_x_q(S2, F1);
+    a.wfi();
+    let mut h = AnyHart::new(64, 1 << 20, NoBus).unwrap();
+    assert!(h.ram_write(RAM_BASE, &a.finish().unwrap()));
+    assert_eq!(h.run(1000), Stop::Wfi);
+    assert_eq!(h.xlen(), 128);
+    assert_eq!(h.reg128(S1 as usize), 6f64.to_bits() as u128);
+    assert_eq!(
+        h.reg128(S2 as usize),
+        (u128::MAX << 64) | 3f64.to_bits() as u128
+    );
+}

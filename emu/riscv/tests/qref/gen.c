@@ -235,6 +235,16 @@ static void gen_arith(int op, int n) {
             if (below(2)) { a |= SIGNQ; }
             if (below(4) == 0) { u128 t = a; a = b; b = t; }
             if (op == FMA) c = below(2) ? 0 : (below(2) ? 1 : (u128)1 | SIGNQ);
+        } else if (kind == 4 && (op == ADD || op == SUB || op == FMA)) {
+            /* exact zero results, whose sign depends on the rounding mode */
+            if (op == FMA) {
+                a = make(odd_bits(1 + below(50)), (int)below(100) - 50);
+                b = make(odd_bits(1 + below(50)), (int)below(100) - 50);
+                c = bits(from(a) * from(b)) ^ SIGNQ;
+                if (below(2)) a |= SIGNQ, c ^= SIGNQ;
+            } else {
+                b = op == ADD ? a ^ SIGNQ : a;
+            }
         } else if (kind == 2 && op == FMA) {
             /* cancellation: c close to -a*b */
             __float128 p = from(a) * from(b);
