@@ -851,3 +851,35 @@ fn first_widening_to_128_boxes_every_f_register() {
         (u128::MAX << 64) | 3f64.to_bits() as u128
     );
 }
+
+#[test]
+fn reserved_q_encodings_are_illegal() {
+    use crate::fp::{execute128, FpOutcome128, FpState};
+    // funct5 << 27 | fmt << 25 | rs2 << 20 | rs1 = 2 | funct3 << 12 | rd = 1 | OP-FP
+    let op = |funct5: u32, fmt: u32, rs2: u32, funct3: u32| {
+        (funct5 << 27) | (fmt << 25) | (rs2 << 20) | (2 << 15) | (funct3 << 12) | (1 << 7) | 0x53
+    };
+    for (name, w) in [
+        ("fsqrt.q rs2 1", op(0b01011, 3, 1, 0)),
+        ("fsgnj.q funct3 3", op(0b00100, 3, 0, 3)),
+        ("fmin.q funct3 2", op(0b00101, 3, 0, 2)),
+        ("fcmp.q funct3 3", op(0b10100, 3, 0, 3)),
+        ("fclass.q rs2 1", op(0b11100, 3, 1, 1)),
+        ("fmv.x.q funct3 2", op(0b11100, 3, 0, 2)),
+        ("fmv.q.x funct3 1", op(0b11110, 3, 0, 1)),
+        ("fcvt.w.q rs2 6", op(0b11000, 3, 6, 0)),
+        ("fcvt.q.w rs2 6", op(0b11010, 3, 6, 0)),
+        ("fcvt.q.h", op(0b01000, 3, 2, 0)),
+        ("fcvt.q.q", op(0b01000, 3, 3, 0)),
+        ("fcvt.h.q", op(0b01000, 2, 3, 0)),
+        ("fcvt.t.h", op(0b11000, 2, 4, 0)),
+        ("funct5 01100, fmt Q", op(0b01100, 3, 0, 0)),
+        ("fadd.h", op(0, 2, 0, 0)),
+    ] {
+        let mut st = FpState::default();
+        st.write_q(1, 0x42);
+        let before = st.clone();
+        assert_eq!(execute128(&mut st, w, 7), FpOutcome128::Illegal, "{name}");
+        assert_eq!(st, before, "{name} changed the state");
+    }
+}
