@@ -376,7 +376,8 @@ impl Asm {
             return self.addi(rd, ZERO, lo);
         }
         let lo = ((v as i32) << 20) >> 20;
-        let rest = (v - lo as i128) >> 12;
+        // Wrapping: the machine adds modulo 2^128 too (i128::MAX has lo = -1).
+        let rest = v.wrapping_sub(lo as i128) >> 12;
         let shift = rest.trailing_zeros().min(100);
         self.li(rd, rest >> shift);
         self.slli(rd, rd, 12 + shift);
@@ -496,9 +497,27 @@ impl Asm {
         fmv_x_d = 0x71, 0, 0; fmv_d_x = 0x79, 0, 0;
         fcvt_d_l = 0x69, 2, DYN; fcvt_l_d = 0x61, 2, 1;
     }
+    fp_u_ops! {
+        fmv_x_w = 0x70, 0, 0; fmv_w_x = 0x78, 0, 0; fclass_d = 0x71, 0, 1;
+        fcvt_s_d = 0x20, 1, DYN; fcvt_d_s = 0x21, 0, DYN;
+        fcvt_t_s = 0x60, 4, DYN; fcvt_tu_s = 0x60, 5, DYN; fcvt_s_t = 0x68, 4, DYN; fcvt_s_tu = 0x68, 5, DYN;
+        fcvt_t_d = 0x61, 4, DYN; fcvt_tu_d = 0x61, 5, DYN; fcvt_d_t = 0x69, 4, DYN; fcvt_d_tu = 0x69, 5, DYN;
+    }
+    fp_r_ops! {
+        fsgnj_d = 0x11, 0; fsgnjn_d = 0x11, 1;
+    }
     /// `fmadd.q rd, rs1, rs2, rs3` (and fmsub/fnmsub/fnmadd through `op` 0x43/0x47/0x4b/0x4f).
     pub fn fma_q(&mut self, op: u32, rd: Reg, rs1: Reg, rs2: Reg, rs3: Reg) -> &mut Self {
         self.word(((rs3 as u32) << 27) | r_type(op, DYN, 3, rd, rs1, rs2))
+    }
+    /// Sets the rounding-mode field (funct3, 0-7) of the 32-bit instruction just
+    /// emitted: `a.fadd_q(F1, F2, F3).rm(1)` is `fadd.q f1, f2, f3, rtz`.
+    pub fn rm(&mut self, rm: u32) -> &mut Self {
+        let at = self.code.len() - 4;
+        let mut w = u32::from_le_bytes(self.code[at..].try_into().expect("a 32-bit word"));
+        w = (w & !(7 << 12)) | ((rm & 7) << 12);
+        self.code[at..].copy_from_slice(&w.to_le_bytes());
+        self
     }
 
     // ---- C (the encodings RV128 changes, and a few more) ------------------------------------
@@ -645,6 +664,119 @@ mod tests {
             }),
             0x157d
         );
+    }
+
+    #[test]
+    fn q_encodings_match_the_gnu_assembler() {
+        // Words from riscv64-linux-gnu-as -march=rv64gcq (binutils 2.40).
+        const FT1: Reg = 1;
+        const FT2: Reg = 2;
+        const FT3: Reg = 3;
+        const FT4: Reg = 4;
+        const FA0: Reg = 10;
+        type Case = (fn(&mut Asm), u32);
+        let cases: [Case; 16] = [
+            (
+                |a| {
+                    a.flq(FA0, A1, 16);
+                },
+                0x0105_c507,
+            ),
+            (
+                |a| {
+                    a.fsq(FA0, A1, -32);
+                },
+                0xfea5_c027,
+            ),
+            (
+                |a| {
+                    a.fadd_q(FT1, FT2, FT3).rm(1);
+                },
+                0x0631_10d3,
+            ),
+            (
+                |a| {
+                    a.fsqrt_q(FT1, FT2);
+                },
+                0x5e01_70d3,
+            ),
+            (
+                |a| {
+                    a.fma_q(0x43, FT1, FT2, FT3, FT4).rm(0);
+                },
+                0x2631_00c3,
+            ),
+            (
+                |a| {
+                    a.fma_q(0x4f, FT1, FT2, FT3, FT4);
+                },
+                0x2631_70cf,
+            ),
+            (
+                |a| {
+                    a.fsgnjx_q(FT1, FT2, FT3);
+                },
+                0x2631_20d3,
+            ),
+            (
+                |a| {
+                    a.fmax_q(FT1, FT2, FT3);
+                },
+                0x2e31_10d3,
+            ),
+            (
+                |a| {
+                    a.fle_q(A0, FT2, FT3);
+                },
+                0xa631_0553,
+            ),
+            (
+                |a| {
+                    a.fclass_q(A0, FT2);
+                },
+                0xe601_1553,
+            ),
+            (
+                |a| {
+                    a.fcvt_s_q(FT1, FT2);
+                },
+                0x4031_70d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_q_d(FT1, FT2).rm(0);
+                },
+                0x4611_00d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_lu_q(A0, FT2);
+                },
+                0xc631_7553,
+            ),
+            (
+                |a| {
+                    a.fcvt_q_w(FT1, A1).rm(0);
+                },
+                0xd605_80d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_d_q(FT1, FT2);
+                },
+                0x4231_70d3,
+            ),
+            (
+                |a| {
+                    a.fcvt_w_q(A0, FT2);
+                },
+                0xc601_7553,
+            ),
+        ];
+        for (emit, want) in cases {
+            let got = one(emit);
+            assert_eq!(got, want, "{got:#010x} != {want:#010x}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The F and D extensions: IEEE-754 binary32/binary64 arithmetic as RISC-V
+//! The F, D and Q extensions: IEEE-754 binary32/binary64 (and binary128) arithmetic as RISC-V
 //! defines it (exact results, five rounding modes, fflags, NaN-boxing,
 //! canonical NaNs).
 //!
@@ -39,8 +39,16 @@
 //!
 //! A rounding-mode field of 5 or 6, or DYN (7) while frm holds 5..7, is illegal
 //! for every instruction that has one, including the exact conversions.
+//!
+//! The RV128 hart calls [`execute128`] instead: FLEN is 128 there (the Q
+//! extension, arithmetic in [`quad`]; fmt 3 in the table above, with
+//! fcvt.s.q/fcvt.d.q as funct5 01000 rs2 3, fcvt.q.s/fcvt.q.d as fmt Q rs2 0/1,
+//! 128-bit integer conversions as rs2 4/5, and fmv.x.q/fmv.q.x), and binary32
+//! and binary64 values are NaN-boxed to 128 bits ([`FpState::hi`]).
+//! docs/rv128.md describes the choices.
 
 pub mod fast;
+pub mod quad;
 pub mod soft;
 
 use soft::{FmaOp, Format, IntType, Rm, F32, F64};
@@ -48,8 +56,13 @@ use soft::{FmaOp, Format, IntType, Rm, F32, F64};
 /// The floating-point register file and fcsr.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FpState {
-    /// f0..f31, 64 bits each; a single-precision value is NaN-boxed (upper 32 bits all ones).
+    /// f0..f31, 64 bits each (bits 63:0 at FLEN 128); a single-precision value is NaN-boxed
+    /// (upper 32 bits all ones).
     pub f: [u64; 32],
+    /// Bits 127:64 of f0..f31, used only while the hart runs at XLEN 128, where FLEN is 128
+    /// (the Q extension): there a binary32 or binary64 value is NaN-boxed to 128 bits, so
+    /// these bits are all ones for it.
+    pub hi: [u64; 32],
     /// fflags: NV=16, DZ=8, OF=4, UF=2, NX=1.
     pub fflags: u8,
     /// frm, 3 bits.
@@ -109,10 +122,13 @@ impl Fields {
 impl FpState {
     /// Reads f[r] as an operand of format `f`: a binary32 operand that is not
     /// properly NaN-boxed reads as the canonical NaN.
+    /// `W`: FLEN is 128, and bits 127:64 must be all ones too.
     #[inline]
-    fn read(&self, f: Format, r: usize) -> u64 {
+    fn read<const W: bool>(&self, f: Format, r: usize) -> u64 {
         let v = self.f[r];
-        if f == F64 {
+        if W && self.hi[r] != u64::MAX {
+            f.canonical_nan()
+        } else if f == F64 {
             v
         } else if v & BOX == BOX {
             v & 0xffff_ffff
@@ -122,8 +138,12 @@ impl FpState {
     }
 
     /// Writes a result of format `f` to f[r], NaN-boxing binary32 values.
+    /// `W`: FLEN is 128, and bits 127:64 are set to all ones.
     #[inline]
-    fn write(&mut self, f: Format, r: usize, v: u64) {
+    fn write<const W: bool>(&mut self, f: Format, r: usize, v: u64) {
+        if W {
+            self.hi[r] = u64::MAX;
+        }
         self.f[r] = if f == F64 { v } else { BOX | v };
     }
 
@@ -141,6 +161,13 @@ impl FpState {
 /// Executes one floating-point computational instruction. `rs1` is the value of integer register
 /// rs1 (for conversions from integers and fmv.*.x); `xlen` is 32 or 64.
 pub fn execute(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32) -> FpOutcome {
+    execute_flen::<false>(fp, insn, rs1, xlen)
+}
+
+/// [`execute`] at FLEN 64 (`W` false) or FLEN 128 (`W` true, the F and D
+/// instructions of an RV128 hart with Q: NaN-boxing to 128 bits).
+#[inline(always)]
+fn execute_flen<const W: bool>(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32) -> FpOutcome {
     let d = Fields::new(insn);
     let f = match d.fmt {
         0 => F32,
@@ -159,12 +186,16 @@ pub fn execute(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32) -> FpOutcome {
                 OPC_NMSUB => FmaOp::Nmsub,
                 _ => FmaOp::Nmadd,
             };
-            let (a, b, c) = (fp.read(f, d.rs1), fp.read(f, d.rs2), fp.read(f, d.rs3));
+            let (a, b, c) = (
+                fp.read::<W>(f, d.rs1),
+                fp.read::<W>(f, d.rs2),
+                fp.read::<W>(f, d.rs3),
+            );
             let r = fused(f, a, b, c, op, rm, &mut fl);
-            fp.write(f, d.rd, r);
+            fp.write::<W>(f, d.rd, r);
             FpOutcome::WroteF
         }
-        OPC_OP_FP => match op_fp(fp, d, f, rs1, xlen, &mut fl) {
+        OPC_OP_FP => match op_fp::<W>(fp, d, f, rs1, xlen, &mut fl) {
             Some(o) => o,
             None => return FpOutcome::Illegal,
         },
@@ -176,7 +207,7 @@ pub fn execute(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32) -> FpOutcome {
 
 /// OP-FP; None means illegal (nothing has been written then).
 #[inline]
-fn op_fp(
+fn op_fp<const W: bool>(
     fp: &mut FpState,
     d: Fields,
     f: Format,
@@ -185,13 +216,13 @@ fn op_fp(
     fl: &mut u8,
 ) -> Option<FpOutcome> {
     let wrote_f = |fp: &mut FpState, v: u64| {
-        fp.write(f, d.rd, v);
+        fp.write::<W>(f, d.rd, v);
         Some(FpOutcome::WroteF)
     };
     match d.funct5 {
         0b00000..=0b00011 => {
             let rm = fp.rm(d.funct3)?;
-            let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
+            let (a, b) = (fp.read::<W>(f, d.rs1), fp.read::<W>(f, d.rs2));
             let r = arith(f, d.funct5, a, b, rm, fl);
             wrote_f(fp, r)
         }
@@ -200,7 +231,7 @@ fn op_fp(
                 return None;
             }
             let rm = fp.rm(d.funct3)?;
-            let a = fp.read(f, d.rs1);
+            let a = fp.read::<W>(f, d.rs1);
             let fast = match (FAST_PATH && rm == Rm::Rne, f == F64) {
                 (false, _) => None,
                 (true, true) => fast::sqrt64(a),
@@ -216,7 +247,7 @@ fn op_fp(
             wrote_f(fp, r)
         }
         0b00100 => {
-            let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
+            let (a, b) = (fp.read::<W>(f, d.rs1), fp.read::<W>(f, d.rs2));
             let sign = if f == F64 { 1u64 << 63 } else { 1u64 << 31 };
             let s = match d.funct3 {
                 0 => b & sign,
@@ -232,7 +263,7 @@ fn op_fp(
                 1 => true,
                 _ => return None,
             };
-            let r = soft::min_max(f, fp.read(f, d.rs1), fp.read(f, d.rs2), max, fl);
+            let r = soft::min_max(f, fp.read::<W>(f, d.rs1), fp.read::<W>(f, d.rs2), max, fl);
             wrote_f(fp, r)
         }
         0b01000 => {
@@ -243,11 +274,11 @@ fn op_fp(
                 _ => return None,
             };
             let rm = fp.rm(d.funct3)?;
-            let r = soft::convert(from, f, fp.read(from, d.rs1), rm, fl);
+            let r = soft::convert(from, f, fp.read::<W>(from, d.rs1), rm, fl);
             wrote_f(fp, r)
         }
         0b10100 => {
-            let (a, b) = (fp.read(f, d.rs1), fp.read(f, d.rs2));
+            let (a, b) = (fp.read::<W>(f, d.rs1), fp.read::<W>(f, d.rs2));
             let r = match d.funct3 {
                 0 => soft::fle(f, a, b, fl),
                 1 => soft::flt(f, a, b, fl),
@@ -259,7 +290,7 @@ fn op_fp(
         0b11000 => {
             let t = int_type(d.rs2, xlen)?;
             let rm = fp.rm(d.funct3)?;
-            let r = soft::to_int(f, fp.read(f, d.rs1), t, rm, fl);
+            let r = soft::to_int(f, fp.read::<W>(f, d.rs1), t, rm, fl);
             Some(FpOutcome::WroteX(r))
         }
         0b11010 => {
@@ -276,7 +307,7 @@ fn op_fp(
                 // fmv.x.w / fmv.x.d move raw bits: no NaN-box check (transfer operation).
                 0 if f == F32 => Some(FpOutcome::WroteX(fp.f[d.rs1] as u32 as i32 as i64 as u64)),
                 0 if xlen >= 64 => Some(FpOutcome::WroteX(fp.f[d.rs1])),
-                1 => Some(FpOutcome::WroteX(soft::class(f, fp.read(f, d.rs1)))),
+                1 => Some(FpOutcome::WroteX(soft::class(f, fp.read::<W>(f, d.rs1)))),
                 _ => None,
             }
         }
@@ -365,6 +396,203 @@ fn int_type(rs2: usize, xlen: u32) -> Option<IntType> {
         (1, _) => Some(IntType::U32),
         (2, true) => Some(IntType::I64),
         (3, true) => Some(IntType::U64),
+        _ => None,
+    }
+}
+
+/// What an executed floating-point instruction did on an RV128 hart ([`execute128`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FpOutcome128 {
+    /// Not a valid instruction: the hart raises illegal-instruction.
+    Illegal,
+    /// Wrote an f register (and possibly fflags).
+    WroteF,
+    /// The 128-bit value for integer register rd. fflags may have changed.
+    WroteX(u128),
+}
+
+impl FpState {
+    /// `f[r]` as a binary128 value (bits 127:64 from [`FpState::hi`]).
+    #[inline]
+    pub fn read_q(&self, r: usize) -> u128 {
+        ((self.hi[r] as u128) << 64) | self.f[r] as u128
+    }
+    /// Writes all 128 bits of `f[r]`.
+    #[inline]
+    pub fn write_q(&mut self, r: usize, v: u128) {
+        self.f[r] = v as u64;
+        self.hi[r] = (v >> 64) as u64;
+    }
+}
+
+/// Executes one floating-point computational instruction on an RV128 hart,
+/// where FLEN is 128 (F, D and Q). F and D instructions run as at FLEN 64
+/// except that their operands must be NaN-boxed to 128 bits (else they read as
+/// the canonical NaN) and their results are; the Q instructions, the
+/// conversions between Q and S/D, and the 128-bit integer conversions
+/// (`FCVT.T[U].fmt`, `FCVT.fmt.T[U]`: rs2 = 4 / 5) go to [`quad`]. `rs1` is the
+/// value of integer register rs1. Integer results are sign-extended to 128 bits.
+pub fn execute128(fp: &mut FpState, insn: u32, rs1: u128) -> FpOutcome128 {
+    let d = Fields::new(insn);
+    let q_op = d.fmt == 3
+        || (d.opcode == OPC_OP_FP
+            && match d.funct5 {
+                0b01000 => d.rs2 == 3,
+                0b11000 | 0b11010 => d.rs2 == 4 || d.rs2 == 5,
+                _ => false,
+            });
+    if !q_op {
+        return match execute_flen::<true>(fp, insn, rs1 as u64, 128) {
+            FpOutcome::Illegal => FpOutcome128::Illegal,
+            FpOutcome::WroteF => FpOutcome128::WroteF,
+            FpOutcome::WroteX(v) => FpOutcome128::WroteX(v as i64 as i128 as u128),
+        };
+    }
+    let mut fl = 0u8;
+    let Some(out) = quad_op(fp, d, rs1, &mut fl) else {
+        return FpOutcome128::Illegal;
+    };
+    fp.fflags |= fl;
+    out
+}
+
+/// The integer type of a conversion at XLEN 128 (rs2 field 0..5: W, WU, L, LU, T, TU).
+fn int128_type(rs2: usize) -> Option<quad::Int> {
+    let (bits, signed) = match rs2 {
+        0 => (32, true),
+        1 => (32, false),
+        2 => (64, true),
+        3 => (64, false),
+        4 => (128, true),
+        5 => (128, false),
+        _ => return None,
+    };
+    Some(quad::Int { bits, signed })
+}
+
+/// The Q instructions and the conversions [`execute128`] hands over; None
+/// means illegal (nothing has been written then).
+fn quad_op(fp: &mut FpState, d: Fields, rs1: u128, fl: &mut u8) -> Option<FpOutcome128> {
+    let narrow = |fmt: u32| match fmt {
+        0 => Some(F32),
+        1 => Some(F64),
+        _ => None,
+    };
+    let is_q = d.fmt == 3;
+    let wrote_q = |fp: &mut FpState, v: u128| {
+        fp.write_q(d.rd, v);
+        Some(FpOutcome128::WroteF)
+    };
+    match d.opcode {
+        OPC_MADD | OPC_MSUB | OPC_NMSUB | OPC_NMADD => {
+            let rm = fp.rm(d.funct3)?;
+            let op = match d.opcode {
+                OPC_MADD => FmaOp::Madd,
+                OPC_MSUB => FmaOp::Msub,
+                OPC_NMSUB => FmaOp::Nmsub,
+                _ => FmaOp::Nmadd,
+            };
+            let (a, b, c) = (fp.read_q(d.rs1), fp.read_q(d.rs2), fp.read_q(d.rs3));
+            wrote_q(fp, quad::fma(a, b, c, op, rm, fl))
+        }
+        OPC_OP_FP => match d.funct5 {
+            0b00000..=0b00011 if is_q => {
+                let rm = fp.rm(d.funct3)?;
+                let (a, b) = (fp.read_q(d.rs1), fp.read_q(d.rs2));
+                let r = match d.funct5 {
+                    0 => quad::add(a, b, rm, fl),
+                    1 => quad::sub(a, b, rm, fl),
+                    2 => quad::mul(a, b, rm, fl),
+                    _ => quad::div(a, b, rm, fl),
+                };
+                wrote_q(fp, r)
+            }
+            0b01011 if is_q && d.rs2 == 0 => {
+                let rm = fp.rm(d.funct3)?;
+                let a = fp.read_q(d.rs1);
+                wrote_q(fp, quad::sqrt(a, rm, fl))
+            }
+            0b00100 if is_q => {
+                let (a, b) = (fp.read_q(d.rs1), fp.read_q(d.rs2));
+                let sign = 1u128 << 127;
+                let s = match d.funct3 {
+                    0 => b & sign,
+                    1 => !b & sign,
+                    2 => (a ^ b) & sign,
+                    _ => return None,
+                };
+                wrote_q(fp, (a & !sign) | s)
+            }
+            0b00101 if is_q => {
+                let max = match d.funct3 {
+                    0 => false,
+                    1 => true,
+                    _ => return None,
+                };
+                let r = quad::min_max(fp.read_q(d.rs1), fp.read_q(d.rs2), max, fl);
+                wrote_q(fp, r)
+            }
+            0b01000 => {
+                let rm = fp.rm(d.funct3)?;
+                match (d.fmt, d.rs2) {
+                    // fcvt.s.q / fcvt.d.q
+                    (0 | 1, 3) => {
+                        let to = narrow(d.fmt)?;
+                        let r = quad::to_narrow(to, fp.read_q(d.rs1), rm, fl);
+                        fp.write::<true>(to, d.rd, r);
+                        Some(FpOutcome128::WroteF)
+                    }
+                    // fcvt.q.s / fcvt.q.d (exact)
+                    (3, 0 | 1) => {
+                        let from = narrow(d.rs2 as u32)?;
+                        let a = fp.read::<true>(from, d.rs1);
+                        wrote_q(fp, quad::from_narrow(from, a, fl))
+                    }
+                    _ => None,
+                }
+            }
+            0b10100 if is_q => {
+                let (a, b) = (fp.read_q(d.rs1), fp.read_q(d.rs2));
+                let r = match d.funct3 {
+                    0 => quad::fle(a, b, fl),
+                    1 => quad::flt(a, b, fl),
+                    2 => quad::feq(a, b, fl),
+                    _ => return None,
+                };
+                Some(FpOutcome128::WroteX(r as u128))
+            }
+            0b11000 => {
+                let t = int128_type(d.rs2)?;
+                let rm = fp.rm(d.funct3)?;
+                let r = if is_q {
+                    quad::to_int(fp.read_q(d.rs1), t, rm, fl)
+                } else {
+                    let f = narrow(d.fmt)?;
+                    quad::narrow_to_int(f, fp.read::<true>(f, d.rs1), t, rm, fl)
+                };
+                Some(FpOutcome128::WroteX(r))
+            }
+            0b11010 => {
+                let t = int128_type(d.rs2)?;
+                let rm = fp.rm(d.funct3)?;
+                if is_q {
+                    wrote_q(fp, quad::from_int(rs1, t, rm, fl))
+                } else {
+                    let f = narrow(d.fmt)?;
+                    let r = quad::int_to_narrow(f, rs1, t, rm, fl);
+                    fp.write::<true>(f, d.rd, r);
+                    Some(FpOutcome128::WroteF)
+                }
+            }
+            0b11100 if is_q && d.rs2 == 0 => match d.funct3 {
+                // fmv.x.q moves raw bits (RV128 only).
+                0 => Some(FpOutcome128::WroteX(fp.read_q(d.rs1))),
+                1 => Some(FpOutcome128::WroteX(quad::class(fp.read_q(d.rs1)))),
+                _ => None,
+            },
+            0b11110 if is_q && d.rs2 == 0 && d.funct3 == 0 => wrote_q(fp, rs1),
+            _ => None,
+        },
         _ => None,
     }
 }

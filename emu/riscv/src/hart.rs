@@ -3,7 +3,7 @@
 use crate::bus::Bus;
 use crate::csr::*;
 use crate::decode::{decode, Op, K};
-use crate::fp::{self, FpOutcome, FpState};
+use crate::fp::{self, FpOutcome, FpOutcome128, FpState};
 use crate::mmu::{Access, PmpRegion, Tlbs, TLB_SIZE};
 use crate::xlen::{Reg, Xlen};
 
@@ -341,6 +341,9 @@ pub struct Hart<X: Xlen, B: Bus> {
     pending_xlen: u32,
     /// The full registers as of the last narrowing switch (see docs/rv128.md).
     saved_x: Option<Box<[u128; 32]>>,
+    /// Bits 63:0 of the f registers as of the last switch from XLEN 128 (FLEN 128)
+    /// to a narrower XLEN (FLEN 64); see [`Hart::convert`].
+    saved_f: Option<Box<[u64; 32]>>,
     /// The pc a trap or xRET goes to, as its 64-bit CSR value ([`Self::switch_pc_valid`]).
     switch_pc: u64,
     /// Whether the pending switch continues at `switch_pc` (a trap or xRET)
@@ -397,6 +400,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             xlen_switch: false,
             pending_xlen: 0,
             saved_x: None,
+            saved_f: None,
             switch_pc: 0,
             switch_pc_valid: false,
         };
@@ -1503,6 +1507,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     self.load::<8>(va)?
                 };
                 self.fp.f[rd as usize & 31] = v;
+                if X::XLEN == 128 {
+                    // FLEN 128 (Q): NaN-boxed to 128 bits.
+                    self.fp.hi[rd as usize & 31] = u64::MAX;
+                }
                 self.c.mstatus |= MS_FS;
             }
             K::Fsw | K::Fsd => {
@@ -1522,6 +1530,20 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     return Err(illegal);
                 }
                 let flags = self.fp.fflags;
+                if X::XLEN == 128 {
+                    // FLEN 128: F, D and Q (fp::execute128).
+                    match fp::execute128(&mut self.fp, raw, a.to_u128()) {
+                        FpOutcome128::Illegal => return Err(illegal),
+                        FpOutcome128::WroteF => self.c.mstatus |= MS_FS,
+                        FpOutcome128::WroteX(v) => {
+                            self.wr(rd, X::Reg::from_u128(v));
+                            if self.fp.fflags != flags {
+                                self.c.mstatus |= MS_FS;
+                            }
+                        }
+                    }
+                    return Ok(None);
+                }
                 match fp::execute(&mut self.fp, raw, a.to_u64(), X::XLEN) {
                     FpOutcome::Illegal => return Err(illegal),
                     FpOutcome::WroteF => self.c.mstatus |= MS_FS,
@@ -1689,8 +1711,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             MSTATUS => self.mstatus_view(),
             MSTATUSH if rv32 => 0,
             MISA => {
-                // A C D F I M S U.
-                let ext = (1 << 0)
+                // A C D F I M S U, and Q at XLEN 128 (where FLEN is 128).
+                let q = if X::XLEN == 128 { 1 << 16 } else { 0 };
+                let ext = q
+                    | (1 << 0)
                     | (1 << 2)
                     | (1 << 3)
                     | (1 << 5)
@@ -1963,6 +1987,24 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 _ => sext,
             };
         }
+        // FLEN is 128 at XLEN 128 and 64 below. Narrower code sees bits 63:0 of
+        // the f registers; back at 128, a register it wrote (its low bits
+        // changed) holds a binary32/64 value, so it becomes NaN-boxed to 128
+        // bits, and the others keep their upper bits (like the x registers).
+        let mut fp = self.fp;
+        let saved_f = match (X::XLEN == 128, Y::XLEN == 128) {
+            (true, false) => Some(Box::new(fp.f)),
+            (false, false) => self.saved_f,
+            (false, true) => {
+                for r in 0..32 {
+                    if self.saved_f.as_ref().is_none_or(|s| s[r] != fp.f[r]) {
+                        fp.hi[r] = u64::MAX;
+                    }
+                }
+                None
+            }
+            (true, true) => None,
+        };
         let mut h = Hart::<Y, B> {
             x: [Y::Reg::ZERO; 32],
             pc: if self.switch_pc_valid {
@@ -1970,7 +2012,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             } else {
                 Y::Reg::from_i64(self.pc.to_i64())
             },
-            fp: self.fp,
+            fp,
+            saved_f,
             prv: self.prv,
             bus: self.bus,
             ram: self.ram,

@@ -207,3 +207,5 @@ impl<B: Bus> AnyHart<B> {
 mod tests;
 #[cfg(test)]
 mod tests128;
+#[cfg(test)]
+mod tests_q;

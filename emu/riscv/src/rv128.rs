@@ -14,6 +14,7 @@
 //! | OP-IMM-64 (0x5b) | ADDID, SLLID, SRLID, SRAID (6-bit shamt) |
 //! | OP-64 (0x7b) | ADDD, SUBD, SLLD, SRLD, SRAD, MULD, DIVD, DIVUD, REMD, REMUD |
 //! | AMO funct3 4 | LR.Q, SC.Q, AMO*.Q |
+//! | LOAD-FP / STORE-FP funct3 4 | FLQ / FSQ |
 //! | C quadrant 0 funct3 1 / 5 | C.LQ / C.SQ (C.FLD / C.FSD elsewhere) |
 //! | C quadrant 2 funct3 1 / 5 | C.LQSP / C.SQSP (C.FLDSP / C.FSDSP elsewhere) |
 //! | C.SLLI, C.SRLI, C.SRAI | shamt 0 means 64; right shifts sign-extend the 6-bit shamt |
@@ -37,6 +38,8 @@ pub fn decode(raw: u32) -> Option<Op> {
         0x03 => f3 == 7,
         0x0f => f3 == 2,
         0x23 => f3 == 4,
+        // FLQ / FSQ (the Q extension: FLEN is 128 at XLEN 128).
+        0x07 | 0x27 => f3 == 4,
         0x5b => match f3 {
             0 => true,
             1 => raw >> 26 == 0,
@@ -222,6 +225,11 @@ mod tests {
         // addid / a reserved OP-64 word
         assert_eq!(dec(0x0015_051b | (0x5b - 0x1b), 128).k, K::Rv128);
         assert_eq!(dec(0x4000_107b, 128).k, K::Illegal);
+        // flq fa0, 16(a1) / fsq fa0, -32(a1): FLEN 128 only at XLEN 128.
+        for w in [0x0105_c507, 0xfea5_c027] {
+            assert_eq!(dec(w, 128).k, K::Rv128);
+            assert_eq!(dec(w, 64).k, K::Illegal);
+        }
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Format {
         }
     }
     #[inline]
-    const fn inf(self, neg: bool) -> u64 {
+    pub(crate) const fn inf(self, neg: bool) -> u64 {
         self.sign(neg) | (self.exp_field_max() << self.mant)
     }
     #[inline]
@@ -115,7 +115,7 @@ impl Format {
         self.sign(neg) | (((self.exp_field_max() - 1) << self.mant) | self.frac_mask())
     }
     #[inline]
-    const fn zero(self, neg: bool) -> u64 {
+    pub(crate) const fn zero(self, neg: bool) -> u64 {
         self.sign(neg)
     }
     #[inline]
@@ -139,7 +139,7 @@ impl Format {
 
 /// A decoded operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Val {
+pub(crate) enum Val {
     Nan {
         signaling: bool,
     },
@@ -158,7 +158,7 @@ enum Val {
 }
 
 #[inline]
-fn decode(f: Format, bits: u64) -> Val {
+pub(crate) fn decode(f: Format, bits: u64) -> Val {
     let neg = f.is_neg(bits);
     let e = (bits >> f.mant) & f.exp_field_max();
     let frac = bits & f.frac_mask();
@@ -193,7 +193,7 @@ fn decode(f: Format, bits: u64) -> Val {
 /// according to `rm` (`neg` is the sign of the value). Returns the rounded
 /// quotient and whether any nonzero bits were discarded.
 #[inline]
-fn round_shift(sig: u128, shift: u32, rm: Rm, neg: bool) -> (u128, bool) {
+pub(crate) fn round_shift(sig: u128, shift: u32, rm: Rm, neg: bool) -> (u128, bool) {
     if shift == 0 {
         return (sig, false);
     }
@@ -223,7 +223,7 @@ fn round_shift(sig: u128, shift: u32, rm: Rm, neg: bool) -> (u128, bool) {
 /// discarded nonzero bits below it; that is exact as long as the rounding
 /// position is at least two bits above bit 0, which every caller guarantees
 /// whenever it jams (they keep far more than p + 2 bits).
-fn round_pack(f: Format, neg: bool, exp: i32, sig: u128, rm: Rm, fl: &mut u8) -> u64 {
+pub(crate) fn round_pack(f: Format, neg: bool, exp: i32, sig: u128, rm: Rm, fl: &mut u8) -> u64 {
     debug_assert!(sig != 0);
     let p = f.mant as i32 + 1;
     let msb = 127 - sig.leading_zeros() as i32;

@@ -1,5 +1,6 @@
 //! Execution of the RV128-only instructions ([`K::Rv128`] ops, decoded by
-//! [`crate::rv128::decode`]): LQ, SQ, LDU, the *D forms, LR.Q/SC.Q/AMO*.Q.
+//! [`crate::rv128::decode`]): LQ, SQ, LDU, the *D forms, LR.Q/SC.Q/AMO*.Q,
+//! FLQ/FSQ.
 //! The generic hart runs everything else at 128 bits.
 
 use super::{Hart, SysOp};
@@ -43,20 +44,9 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 self.wr(rd, X::Reg::from_u128(((hi as u128) << 64) | lo as u128));
             }
             (0x23, 4) => {
-                // SQ: both halves are written before a store into the running
-                // block's page ends the block.
+                // SQ
                 let va = a.wrapping_add(w.imm_s() as i128 as u128) as u64;
-                let mut end = false;
-                for (off, half) in [(0u64, b as u64), (8, (b >> 64) as u64)] {
-                    match self.store::<8>(va.wrapping_add(off), half) {
-                        Ok(()) => {}
-                        Err(e) if e.cause == END_BLOCK => end = true,
-                        Err(e) => return Err(e),
-                    }
-                }
-                if end {
-                    return Err(Exc::new(END_BLOCK, 0));
-                }
+                self.store_quad(va, b)?;
             }
             (0x5b, f3) => {
                 let sh = (w.0 >> 20) & 63;
@@ -85,9 +75,47 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 self.wr(rd, sext64::<X>(v));
             }
             (0x2f, 4) => return self.amo_q(w, a as u64, b, rd),
+            (0x07, 4) => {
+                // FLQ
+                if self.c.mstatus & MS_FS == 0 {
+                    return Err(illegal);
+                }
+                let va = a.wrapping_add(w.imm_i() as i128 as u128) as u64;
+                let lo = self.load::<8>(va)?;
+                let hi = self.load::<8>(va.wrapping_add(8))?;
+                self.fp
+                    .write_q(rd as usize & 31, ((hi as u128) << 64) | lo as u128);
+                self.c.mstatus |= MS_FS;
+            }
+            (0x27, 4) => {
+                // FSQ: like SQ, from f[rs2].
+                if self.c.mstatus & MS_FS == 0 {
+                    return Err(illegal);
+                }
+                let va = a.wrapping_add(w.imm_s() as i128 as u128) as u64;
+                let v = self.fp.read_q(op.rs2 as usize & 31);
+                return self.store_quad(va, v).map(|()| None);
+            }
             _ => return Err(illegal),
         }
         Ok(None)
+    }
+
+    /// Stores a quadword (SQ, FSQ): both halves are written before a store
+    /// into the running block's page ends the block.
+    fn store_quad(&mut self, va: u64, v: u128) -> Result<(), Exc> {
+        let mut end = false;
+        for (off, half) in [(0u64, v as u64), (8, (v >> 64) as u64)] {
+            match self.store::<8>(va.wrapping_add(off), half) {
+                Ok(()) => {}
+                Err(e) if e.cause == END_BLOCK => end = true,
+                Err(e) => return Err(e),
+            }
+        }
+        if end {
+            return Err(Exc::new(END_BLOCK, 0));
+        }
+        Ok(())
     }
 
     /// Bits 127:64 of mscratch/sscratch at XLEN 128 for a CSR instruction of
