@@ -71,7 +71,8 @@ async function vfsyncServer(bin, dir) {
   const port = new URL(probe.url).port;
   await probe.stop();
   const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--data', data, '--web', dir],
-    { stdio: ['ignore', 'inherit', 'inherit'] });
+    // Warnings and errors only; RUST_LOG=info brings the request log back.
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } });
   const url = `http://127.0.0.1:${port}/`;
   for (let i = 0; i < 200; i++) {
     try {

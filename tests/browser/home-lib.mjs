@@ -56,7 +56,12 @@ export function vfsyncServer(port, data) {
     url,
     async start() {
       child = spawn(SERVER_BIN, ['--listen', `127.0.0.1:${port}`, '--data', data, '--web', DIST,
-        '--allow-register'], { stdio: ['ignore', 'inherit', 'inherit'] });
+        '--allow-register'], {
+        stdio: ['ignore', 'inherit', 'inherit'],
+        // Warnings and errors only (a request log line each would bury the test's output);
+        // RUST_LOG=info brings the request log back.
+        env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+      });
       for (let i = 0; i < 300; i++) {
         try {
           if ((await fetch(`${url}/api/v1/health`)).ok) return;
