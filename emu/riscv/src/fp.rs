@@ -180,12 +180,7 @@ fn execute_flen<const W: bool>(fp: &mut FpState, insn: u32, rs1: u64, xlen: u32)
             let Some(rm) = fp.rm(d.funct3) else {
                 return FpOutcome::Illegal;
             };
-            let op = match d.opcode {
-                OPC_MADD => FmaOp::Madd,
-                OPC_MSUB => FmaOp::Msub,
-                OPC_NMSUB => FmaOp::Nmsub,
-                _ => FmaOp::Nmadd,
-            };
+            let op = fma_op(d.opcode);
             let (a, b, c) = (
                 fp.read::<W>(f, d.rs1),
                 fp.read::<W>(f, d.rs2),
@@ -388,6 +383,17 @@ fn fused(f: Format, a: u64, b: u64, c: u64, op: FmaOp, rm: Rm, fl: &mut u8) -> u
     soft::fma(f, a, b, c, op, rm, fl)
 }
 
+/// The fused multiply-add of an FMADD/FMSUB/FNMSUB/FNMADD opcode.
+#[inline]
+fn fma_op(opcode: u32) -> FmaOp {
+    match opcode {
+        OPC_MADD => FmaOp::Madd,
+        OPC_MSUB => FmaOp::Msub,
+        OPC_NMSUB => FmaOp::Nmsub,
+        _ => FmaOp::Nmadd,
+    }
+}
+
 /// The integer type selected by the rs2 field of fcvt; L and LU exist only on RV64 and RV128.
 #[inline]
 fn int_type(rs2: usize, xlen: u32) -> Option<IntType> {
@@ -486,12 +492,7 @@ fn quad_op(fp: &mut FpState, d: Fields, rs1: u128, fl: &mut u8) -> Option<FpOutc
     match d.opcode {
         OPC_MADD | OPC_MSUB | OPC_NMSUB | OPC_NMADD => {
             let rm = fp.rm(d.funct3)?;
-            let op = match d.opcode {
-                OPC_MADD => FmaOp::Madd,
-                OPC_MSUB => FmaOp::Msub,
-                OPC_NMSUB => FmaOp::Nmsub,
-                _ => FmaOp::Nmadd,
-            };
+            let op = fma_op(d.opcode);
             let (a, b, c) = (fp.read_q(d.rs1), fp.read_q(d.rs2), fp.read_q(d.rs3));
             wrote_q(fp, quad::fma(a, b, c, op, rm, fl))
         }

@@ -39,9 +39,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             (0x0f, 2) => {
                 // LQ
                 let va = a.wrapping_add(w.imm_i() as i128 as u128) as u64;
-                let lo = self.load::<8>(va)?;
-                let hi = self.load::<8>(va.wrapping_add(8))?;
-                self.wr(rd, X::Reg::from_u128(((hi as u128) << 64) | lo as u128));
+                let v = self.load_quad(va)?;
+                self.wr(rd, X::Reg::from_u128(v));
             }
             (0x23, 4) => {
                 // SQ
@@ -81,10 +80,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                     return Err(illegal);
                 }
                 let va = a.wrapping_add(w.imm_i() as i128 as u128) as u64;
-                let lo = self.load::<8>(va)?;
-                let hi = self.load::<8>(va.wrapping_add(8))?;
-                self.fp
-                    .write_q(rd as usize & 31, ((hi as u128) << 64) | lo as u128);
+                let v = self.load_quad(va)?;
+                self.fp.write_q(rd as usize & 31, v);
                 self.c.mstatus |= MS_FS;
             }
             (0x27, 4) => {
@@ -99,6 +96,13 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             _ => return Err(illegal),
         }
         Ok(None)
+    }
+
+    /// Loads a quadword (LQ, FLQ), low half first.
+    fn load_quad(&mut self, va: u64) -> Result<u128, Exc> {
+        let lo = self.load::<8>(va)?;
+        let hi = self.load::<8>(va.wrapping_add(8))?;
+        Ok(((hi as u128) << 64) | lo as u128)
     }
 
     /// Stores a quadword (SQ, FSQ): both halves are written before a store
