@@ -73,6 +73,9 @@ struct Args {
     /// Print instructions, seconds and MIPS to stderr.
     #[arg(long)]
     stats: bool,
+    /// Interpret every instruction (do not compile hot RV64 code to host code).
+    #[arg(long)]
+    no_jit: bool,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         let opts = RunOptions {
             ram_mib: args.mem.unwrap_or(128),
             max_insns: args.max_insns,
+            jit: !args.no_jit,
         };
         return bare_metal(&raw, args.stats, |data, console| {
             run_raw_report(data, args.xlen, &opts, console)
@@ -101,11 +105,13 @@ fn main() -> ExitCode {
             stats: args.stats,
             mark: args.mark,
             sync: args.sync,
+            jit: !args.no_jit,
         });
     };
     let opts = RunOptions {
         ram_mib: args.mem.unwrap_or(128),
         max_insns: args.max_insns,
+        jit: !args.no_jit,
     };
     bare_metal(&elf, args.stats, |data, console| {
         run_report(data, &opts, console)

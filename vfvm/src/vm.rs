@@ -62,6 +62,8 @@ pub struct VmOptions {
     pub mark: Option<String>,
     /// The vfsync server of the synced home (overrides the config's `sync`).
     pub sync: Option<String>,
+    /// Compile hot RV64 code to host code (`--no-jit` turns it off).
+    pub jit: bool,
 }
 
 /// Why the VM could not start.
@@ -159,6 +161,7 @@ pub fn riscv128(
     let opts = vf_board::elf::RunOptions {
         ram_mib: memory_mib.unwrap_or(cfg.memory_mib),
         max_insns,
+        jit: false,
     };
     Some(crate::bare_metal(&prog, stats, |data, console| {
         vf_board::elf::run_raw_report(data, 128, &opts, console)
@@ -259,10 +262,17 @@ pub fn build(opts: &VmOptions) -> Result<(Machine, Option<HomeHost>), VmError> {
     } else {
         TimeMode::Host(Box::new(StdClock::new()))
     };
-    let machine = Machine::new(&cfg, &images, devices, time).map_err(|source| VmError::Board {
-        path: opts.config.clone(),
-        source,
-    })?;
+    let mut machine =
+        Machine::new(&cfg, &images, devices, time).map_err(|source| VmError::Board {
+            path: opts.config.clone(),
+            source,
+        })?;
+    if opts.jit {
+        if let Err(e) = machine.set_jit(true) {
+            // Only speed is lost.
+            eprintln!("vfvm: warning: interpreting only ({e})");
+        }
+    }
     Ok((machine, host))
 }
 
@@ -350,6 +360,10 @@ pub fn main(opts: &VmOptions) -> ExitCode {
     drop(home);
     if opts.stats {
         report(machine.insns(), start, "end", "\n");
+        eprintln!(
+            "vfvm: blocks compiled to host code: {}",
+            machine.jit_compiled()
+        );
     }
     match result {
         Ended::Exit(Exit::Poweroff(code)) => ExitCode::from(code.min(255) as u8),

@@ -197,6 +197,7 @@ async fn run_elf(url: String, ram_mib: u64) {
     let opts = vf_board::elf::RunOptions {
         ram_mib,
         max_insns: None,
+        jit: false,
     };
     let t0 = now_ms();
     let r = vf_board::elf::run_report(&elf, &opts, &mut PostWriter);

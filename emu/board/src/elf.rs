@@ -42,12 +42,15 @@ pub struct RunOptions {
     pub ram_mib: u64,
     /// Stop with [`RunError::MaxInsns`] after this many instructions.
     pub max_insns: Option<u64>,
+    /// Compile hot RV64 code to host code (feature `jit`; ignored without it).
+    pub jit: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             ram_mib: 128,
+            jit: false,
             max_insns: None,
         }
     }
@@ -296,6 +299,11 @@ fn run_image(
         hart.add_mmio_overlay(a, 8);
     }
     hart.set_pc(image.entry);
+    #[cfg(feature = "jit")]
+    if opts.jit {
+        hart.set_jit(true)
+            .map_err(|e| RunError::BadElf(format!("block compiler: {e}")))?;
+    }
 
     let mut time_adjust: u64 = 0;
     loop {

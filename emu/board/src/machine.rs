@@ -265,6 +265,10 @@ trait Cpu {
     fn csr(&mut self, csr: u32) -> Option<u64>;
     fn set_csr(&mut self, csr: u32, v: u64) -> bool;
     fn set_sbi_intercept(&mut self, on: bool);
+    #[cfg(feature = "jit")]
+    fn set_jit(&mut self, on: bool) -> Result<(), vf_riscv::JitError>;
+    #[cfg(feature = "jit")]
+    fn jit_compiled(&self) -> u64;
 }
 
 impl<X: HartXlen> Cpu for Hart<X, BoardBus> {
@@ -330,6 +334,14 @@ impl<X: HartXlen> Cpu for Hart<X, BoardBus> {
     }
     fn set_sbi_intercept(&mut self, on: bool) {
         self.sbi_intercept = on;
+    }
+    #[cfg(feature = "jit")]
+    fn set_jit(&mut self, on: bool) -> Result<(), vf_riscv::JitError> {
+        Hart::set_jit(self, on)
+    }
+    #[cfg(feature = "jit")]
+    fn jit_compiled(&self) -> u64 {
+        Hart::jit_compiled(self)
     }
 }
 
@@ -548,6 +560,19 @@ impl Machine {
     /// Instructions executed so far.
     pub fn insns(&self) -> u64 {
         self.cpu.insns()
+    }
+
+    /// Turns on (or off) the compilation of hot RV64 code to host code
+    /// (`vf_riscv`'s block compiler; an RV32 machine keeps interpreting).
+    #[cfg(feature = "jit")]
+    pub fn set_jit(&mut self, on: bool) -> Result<(), vf_riscv::JitError> {
+        self.cpu.set_jit(on)
+    }
+
+    /// Blocks compiled to host code so far.
+    #[cfg(feature = "jit")]
+    pub fn jit_compiled(&self) -> u64 {
+        self.cpu.jit_compiled()
     }
 
     /// The current `mtime`.

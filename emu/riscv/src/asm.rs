@@ -240,7 +240,7 @@ impl Asm {
     }
     /// Pads with zero bytes to a multiple of `n`.
     pub fn align(&mut self, n: usize) -> &mut Self {
-        while self.code.len() % n != 0 {
+        while !self.code.len().is_multiple_of(n) {
             self.code.push(0);
         }
         self

@@ -4,6 +4,8 @@ use crate::bus::Bus;
 use crate::csr::*;
 use crate::decode::{decode, Op, K};
 use crate::fp::{self, FpOutcome, FpOutcome128, FpState};
+#[cfg(feature = "jit")]
+use crate::jit;
 use crate::mmu::{Access, PmpRegion, Tlbs, TLB_SIZE};
 use crate::xlen::{Reg, Xlen};
 
@@ -184,33 +186,57 @@ pub(crate) const END_BLOCK: u64 = u64::MAX;
 /// ([`Hart::page_gen`]): every write into a page that holds decoded blocks
 /// (guest stores, which reach such pages only through the slow path; DMA
 /// reported by the board; [`Hart::ram_write`]; [`Hart::ram_mut`]) bumps it.
+///
+/// A slot is split in two: its [`BlockHead`] (what every lookup reads) in
+/// one compact array, its ops in another, so the lookups of a large working
+/// set stay in the host's cache.
 #[derive(Clone, Copy)]
 struct Block {
+    /// `n` ops and a [`K::BlockEnd`] after them.
+    ops: [BlockOp; BLOCK_MAX + 1],
+}
+
+/// The part of a block slot that every lookup reads (see [`Block`]).
+#[derive(Clone, Copy)]
+struct BlockHead {
     /// RAM offset of the first instruction (`u64::MAX`: empty slot).
     at: u64,
     /// The code generation of the block's page when it was decoded.
     gen: u32,
     /// Number of valid entries in `ops` (1..=BLOCK_MAX for a filled slot).
     n: u32,
-    /// `n` ops and a [`K::BlockEnd`] after them.
-    ops: [BlockOp; BLOCK_MAX + 1],
+    /// The block compiled to host code.
+    #[cfg(feature = "jit")]
+    code: Option<jit::JitFn>,
+    /// Runs since the block was decoded (up to [`jit::THRESHOLD`]).
+    #[cfg(feature = "jit")]
+    hits: u32,
 }
 
-fn new_blocks(xlen: u32) -> Box<[Block; BLOCKS]> {
-    let op = BlockOp::new(decode(0, xlen), 0, 0);
-    let v = vec![
-        Block {
-            at: u64::MAX,
-            gen: 0,
-            n: 0,
-            ops: [op; BLOCK_MAX + 1],
-        };
-        BLOCKS
-    ];
-    match v.into_boxed_slice().try_into() {
+fn boxed_array<T: Clone, const N: usize>(v: T) -> Box<[T; N]> {
+    match vec![v; N].into_boxed_slice().try_into() {
         Ok(b) => b,
-        Err(_) => unreachable!("the vector has BLOCKS entries"),
+        Err(_) => unreachable!("the vector has N entries"),
     }
+}
+
+fn new_blocks(xlen: u32) -> (Box<[BlockHead; BLOCKS]>, Box<[Block; BLOCKS]>) {
+    let op = BlockOp::new(decode(0, xlen), 0, 0);
+    let head = BlockHead {
+        at: u64::MAX,
+        gen: 0,
+        n: 0,
+        #[cfg(feature = "jit")]
+        code: None,
+        #[cfg(feature = "jit")]
+        hits: 0,
+    };
+    (
+        boxed_array(head),
+        boxed_array(Block {
+            ops: [op; BLOCK_MAX + 1],
+        }),
+    )
 }
 
 /// Whether a block ends after an instruction of kind `k`: unconditional jumps
@@ -300,6 +326,7 @@ pub struct Hart<X: Xlen, B: Bus> {
     pub(crate) pmp: [PmpRegion; 16],
     pub(crate) pmp_n: usize,
     icache: Box<[ICacheEntry; ICACHE_SIZE]>,
+    heads: Box<[BlockHead; BLOCKS]>,
     blocks: Box<[Block; BLOCKS]>,
     pub(crate) fetch_vpn: u64,
     pub(crate) fetch_addend: u64,
@@ -346,6 +373,12 @@ pub struct Hart<X: Xlen, B: Bus> {
     saved_f: Option<Box<[u64; 32]>>,
     /// The pc a trap or xRET goes to, as its 64-bit CSR value ([`Self::switch_pc_valid`]).
     switch_pc: u64,
+    /// The block compiler, when [`Hart::set_jit`] turned it on (RV64 only).
+    #[cfg(feature = "jit")]
+    jit: Option<Box<jit::Jit>>,
+    /// Instructions retired by compiled code (statistics).
+    #[cfg(feature = "jit")]
+    jit_insns: u64,
     /// Whether the pending switch continues at `switch_pc` (a trap or xRET)
     /// rather than at the sign-extended pc (a CSR write).
     switch_pc_valid: bool,
@@ -363,6 +396,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     pub fn new(ram_size: usize, bus: B) -> Self {
         let ram_size = ram_size.div_ceil(4096) * 4096;
         let pages = ram_size / 4096;
+        let (heads, blocks) = new_blocks(X::XLEN);
         let mut h = Hart {
             x: [X::Reg::ZERO; 32],
             pc: X::Reg::from_u64(RAM_BASE),
@@ -377,7 +411,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pmp: [PmpRegion::default(); 16],
             pmp_n: 0,
             icache: new_icache(X::XLEN),
-            blocks: new_blocks(X::XLEN),
+            heads,
+            blocks,
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
             code_page: u64::MAX,
@@ -403,6 +438,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             saved_f: None,
             switch_pc: 0,
             switch_pc_valid: false,
+            #[cfg(feature = "jit")]
+            jit: None,
+            #[cfg(feature = "jit")]
+            jit_insns: 0,
         };
         h.c.mxl = X::MXL;
         h.c.mstatus = if X::XLEN >= 64 {
@@ -592,6 +631,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     /// instruction that can enable one.
     pub fn run(&mut self, budget: u64) -> Stop {
         let end = self.insns.saturating_add(budget);
+        #[cfg(feature = "jit")]
+        if self.jit.as_ref().is_some_and(|j| j.pending()) {
+            self.install_compiled(false);
+        }
         loop {
             if self.wfi {
                 if self.mip() & self.c.mie == 0 {
@@ -868,10 +911,10 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             let at = pcu.wrapping_add(self.fetch_addend);
             let bi = Self::block_index(at);
             let gen = self.page_gen.get((at >> 12) as usize).copied();
-            if self.blocks[bi].at != at || Some(self.blocks[bi].gen) != gen {
+            if self.heads[bi].at != at || Some(self.heads[bi].gen) != gen {
                 // A new block, or its page was written (a store, DMA): decode afresh.
                 self.build_block(bi, pcu);
-                if self.blocks[bi].n == 0 {
+                if self.heads[bi].n == 0 {
                     n += 1;
                     self.insns = n;
                     pc = self.step(pc);
@@ -885,8 +928,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             // one of them jumps, traps or asks to stop. `insns` is set as if
             // all of them run (a CSR op, the only reader, is always the last
             // one) and corrected on an early exit.
-            let blk = &self.blocks[bi];
-            let blk_n = (blk.n as usize).min(BLOCK_MAX);
+            let blk_n = (self.heads[bi].n as usize).min(BLOCK_MAX);
             if self.stop_at - n < blk_n as u64 {
                 // The budget ends inside this block: one instruction at a time.
                 n += 1;
@@ -894,10 +936,26 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                 pc = self.step(pc);
                 continue;
             }
+            #[cfg(feature = "jit")]
+            if X::XLEN == 64 && self.jit.is_some() {
+                if let Some((next, retired, step)) = self.run_compiled(bi, pcu & !0xfff) {
+                    n += retired;
+                    self.jit_insns += retired;
+                    self.insns = n;
+                    pc = X::Reg::from_u64(next);
+                    if step {
+                        n += 1;
+                        self.insns = n;
+                        pc = self.step(pc);
+                    }
+                    continue;
+                }
+            }
             // The budget check is per block, and `insns` is set as if every
             // op runs (a CSR op, the only reader, is always the last one);
             // an early exit (a jump, a trap, a stop request) corrects it.
             self.insns = n + blk_n as u64;
+            let blk = &self.blocks[bi];
             let page_va = pcu & !0xfff;
             // The ops are walked by raw pointer up to the block's
             // `BlockEnd`, so the loop keeps little more than the hart, the
@@ -939,6 +997,137 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
         self.code_page = u64::MAX;
         self.pc = pc;
+    }
+
+    /// Turns the block compiler on or off (it only compiles RV64 code; on
+    /// other harts this does nothing). Off drops all compiled code.
+    #[cfg(feature = "jit")]
+    pub fn set_jit(&mut self, on: bool) -> Result<(), jit::JitError> {
+        self.drop_compiled();
+        self.jit = if on && X::XLEN == 64 {
+            Some(Box::new(jit::Jit::new()?))
+        } else {
+            None
+        };
+        Ok(())
+    }
+
+    /// Blocks compiled to host code so far.
+    #[cfg(feature = "jit")]
+    pub fn jit_compiled(&self) -> u64 {
+        self.jit.as_ref().map_or(0, |j| j.compiled)
+    }
+
+    /// Instructions retired by compiled code so far.
+    #[cfg(feature = "jit")]
+    pub fn jit_insns(&self) -> u64 {
+        self.jit_insns
+    }
+
+    /// Forgets every compiled block (their code stays in the arena until it is reset).
+    #[cfg(feature = "jit")]
+    fn drop_compiled(&mut self) {
+        for b in self.heads.iter_mut() {
+            b.code = None;
+            b.hits = 0;
+        }
+    }
+
+    /// Runs block `bi` (valid, and fitting in the budget) as host code if it
+    /// is compiled or has become hot enough to compile: gives the next pc,
+    /// the instructions retired, and whether the instruction at the next pc
+    /// must go through the interpreter first ([`jit::STEP`]). `None`: interpret it.
+    #[cfg(feature = "jit")]
+    #[inline(always)]
+    fn run_compiled(&mut self, bi: usize, page_va: u64) -> Option<(u64, u64, bool)> {
+        let Some(f) = self.heads[bi].code else {
+            self.count_run(bi);
+            return None;
+        };
+        let dt = self.data_tlb as usize & 3;
+        let mut ctx = jit::JitCtx {
+            x: self.x.as_mut_ptr().cast::<u64>(),
+            ram: self.ram.as_mut_ptr(),
+            ltlb: self.tlb.sets[dt][Access::Load as usize].as_ptr(),
+            stlb: self.tlb.sets[dt][Access::Store as usize].as_ptr(),
+            page_va,
+            pc_out: 0,
+        };
+        // SAFETY: `f` was compiled from block `bi` as it is now (a rebuild
+        // of the slot drops the code), for an RV64 hart (`set_jit` makes a
+        // compiler only when XLEN is 64, where `X::Reg` is `u64`, so `x`
+        // points at 32 `u64`s). `ctx` carries pointers to live storage of
+        // this hart: the register file, RAM (whose length never changes) and
+        // the TLBs of the current data privilege, which nothing else touches
+        // while the code runs. The code keeps to the contract in jit.rs: it
+        // touches the registers, and RAM only through a matching entry of
+        // these TLBs inside its page, exactly like the interpreter's fast path.
+        let r = unsafe { f(&mut ctx) };
+        Some((ctx.pc_out, r & 0xffff_ffff, r & jit::STEP != 0))
+    }
+
+    /// Counts a run of block `bi`; when it becomes hot, sends it to the
+    /// compiler thread. Its code arrives later ([`Self::install_compiled`]).
+    #[cfg(feature = "jit")]
+    #[cold]
+    #[inline(never)]
+    fn count_run(&mut self, bi: usize) {
+        let head = &mut self.heads[bi];
+        if head.hits >= jit::THRESHOLD {
+            return;
+        }
+        head.hits += 1;
+        if head.hits < jit::THRESHOLD {
+            return;
+        }
+        let n = (head.n as usize).min(BLOCK_MAX);
+        let (at, gen) = (head.at, head.gen);
+        let blk = &self.blocks[bi];
+        let mut ops = [(decode(0, 64), 0u16); BLOCK_MAX];
+        for (d, o) in ops.iter_mut().zip(&blk.ops[..n]) {
+            *d = (o.op(), o.poff);
+        }
+        let end = blk.ops[n].poff;
+        if let Some(j) = self.jit.as_mut() {
+            j.request(at, gen, &ops[..n], end);
+        }
+    }
+
+    /// Installs the blocks the compiler thread has finished (all of them
+    /// that were requested, with `wait`), each into its cache slot if the
+    /// slot still holds that block.
+    #[cfg(feature = "jit")]
+    #[cold]
+    #[inline(never)]
+    fn install_compiled(&mut self, wait: bool) {
+        loop {
+            let Some(j) = self.jit.as_mut() else {
+                return;
+            };
+            match j.take(wait) {
+                jit::Take::Nothing => return,
+                jit::Take::Declined => {}
+                jit::Take::Full => {
+                    self.drop_compiled();
+                    if let Some(j) = self.jit.as_mut() {
+                        j.reset();
+                    }
+                }
+                jit::Take::Code(c) => {
+                    let h = &mut self.heads[Self::block_index(c.at)];
+                    if h.at == c.at && h.gen == c.gen {
+                        h.code = Some(c.code);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the compiler thread to finish every block it was given,
+    /// and installs them (for tests and reproducible measurements).
+    #[cfg(feature = "jit")]
+    pub fn jit_settle(&mut self) {
+        self.install_compiled(true);
     }
 
     /// Handles an `Err` from [`Self::execute`] of the instruction at `pc`
@@ -993,8 +1182,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         let base = pc.wrapping_add(self.fetch_addend) as usize;
         let page = base >> 12;
         if page >= self.page_code.len() {
-            self.blocks[bi].at = u64::MAX;
-            self.blocks[bi].n = 0;
+            self.heads[bi].at = u64::MAX;
+            self.heads[bi].n = 0;
             return;
         }
         if !self.page_code[page] {
@@ -1024,9 +1213,20 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
         }
         blk.ops[cnt] = BlockOp::end(((pc & 0xfff) as usize + off) as u32);
-        blk.at = if cnt == 0 { u64::MAX } else { base as u64 };
-        blk.gen = gen;
-        blk.n = cnt as u32;
+        let head = &mut self.heads[bi];
+        head.at = if cnt == 0 { u64::MAX } else { base as u64 };
+        head.gen = gen;
+        head.n = cnt as u32;
+        #[cfg(feature = "jit")]
+        {
+            // Code compiled before an eviction of this block is still good.
+            head.code = self.jit.as_ref().and_then(|j| j.cached(base as u64, gen));
+            head.hits = if head.code.is_some() {
+                jit::THRESHOLD
+            } else {
+                0
+            };
+        }
     }
 
     /// Marks RAM page `p` as holding decoded code and drops every store-TLB
@@ -1098,8 +1298,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     #[cold]
     fn flush_blocks(&mut self) {
         self.blocks_stale = false;
-        for b in self.blocks.iter_mut() {
+        for b in self.heads.iter_mut() {
             b.at = u64::MAX;
+        }
+        #[cfg(feature = "jit")]
+        if let Some(j) = self.jit.as_mut() {
+            j.forget();
         }
     }
 
@@ -2007,6 +2211,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             (true, true) => None,
         };
+        let (heads, blocks) = new_blocks(Y::XLEN);
         let mut h = Hart::<Y, B> {
             x: [Y::Reg::ZERO; 32],
             pc: if self.switch_pc_valid {
@@ -2026,7 +2231,14 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             pmp: self.pmp,
             pmp_n: self.pmp_n,
             icache: new_icache(Y::XLEN),
-            blocks: new_blocks(Y::XLEN),
+            heads,
+            blocks,
+            // Compiled code belongs to the old blocks; the compiler itself
+            // goes on only at XLEN 64.
+            #[cfg(feature = "jit")]
+            jit: if Y::XLEN == 64 { self.jit } else { None },
+            #[cfg(feature = "jit")]
+            jit_insns: self.jit_insns,
             fetch_vpn: u64::MAX,
             fetch_addend: 0,
             code_page: u64::MAX,

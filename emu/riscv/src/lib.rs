@@ -38,12 +38,16 @@ pub mod decode;
 pub mod formats;
 pub mod fp;
 pub mod hart;
+#[cfg(feature = "jit")]
+mod jit;
 pub mod mmu;
 pub mod rv128;
 pub mod xlen;
 
 pub use bus::{Bus, NoBus};
 pub use hart::{Exc, Hart, Stop, PRV_M, PRV_S, PRV_U, RAM_BASE};
+#[cfg(feature = "jit")]
+pub use jit::JitError;
 pub use xlen::{Reg, Rv128, Rv32, Rv64, Xlen};
 
 /// A hart whose XLEN is chosen at run time: an enum over the monomorphised
@@ -124,6 +128,11 @@ impl<B: Bus> AnyHart<B> {
             Inner::Moving => return false,
         };
         true
+    }
+    /// See [`Hart::set_jit`].
+    #[cfg(feature = "jit")]
+    pub fn set_jit(&mut self, on: bool) -> Result<(), JitError> {
+        each!(&mut self.0, h => h.set_jit(on))
     }
     /// See [`Hart::xlen`].
     pub fn xlen(&self) -> u32 {
@@ -207,5 +216,7 @@ impl<B: Bus> AnyHart<B> {
 mod tests;
 #[cfg(test)]
 mod tests128;
+#[cfg(all(test, feature = "jit"))]
+mod tests_jit;
 #[cfg(test)]
 mod tests_q;

@@ -48,6 +48,7 @@ impl Access {
 
 /// One TLB entry: `tag` is the virtual page number (`u64::MAX` = empty).
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 pub struct TlbEntry {
     pub(crate) tag: u64,
     pub(crate) addend: u64,
