@@ -361,8 +361,10 @@ pub fn main(opts: &VmOptions) -> ExitCode {
     if opts.stats {
         report(machine.insns(), start, "end", "\n");
         eprintln!(
-            "vfvm: blocks compiled to host code: {}",
-            machine.jit_compiled()
+            "vfvm: compiled code: {} blocks, {} instructions ({:.1} %)",
+            machine.jit_compiled(),
+            machine.jit_insns(),
+            machine.jit_insns() as f64 * 100.0 / machine.insns().max(1) as f64
         );
     }
     match result {

@@ -141,6 +141,46 @@ fn builtin_sbi_boot_disk_and_share() {
     s.check_from_host();
 }
 
+/// CPU-bound guest work runs mostly as compiled code (docs/jit.md) and
+/// gets the right answer; `--no-jit` gets the same one by interpreting.
+#[test]
+fn guest_work_runs_compiled() {
+    let config = committed_config("linux-rv64.json");
+    let n = 20_000u64;
+    let want: u64 = (0..n).map(|i| i * i % 7 + (i ^ (i >> 3))).sum();
+    let cmd = format!(
+        "i=0; s=0; while [ $i -lt {n} ]; do s=$((s + i*i%7 + (i ^ (i>>3)))); i=$((i+1)); done; echo sum=$s"
+    );
+    for jit in [true, false] {
+        let mut args: Vec<OsString> = vec!["--deterministic".into(), "--stats".into()];
+        if !jit {
+            args.push("--no-jit".into());
+        }
+        args.push(config.clone().into());
+        let mut vm = Vm::spawn(&args, true);
+        vm.expect(PROMPT);
+        vm.run(&cmd, &format!("sum={want}\r\n"));
+        vm.send("poweroff -f");
+        let stats = vm.expect(" %)");
+        let line = stats
+            .lines()
+            .find(|l| l.contains("compiled code:"))
+            .unwrap_or_else(|| panic!("no statistics in {stats}"));
+        // "vfvm: compiled code: B blocks, I instructions (P %)"
+        let pct: f64 = line
+            .rsplit('(')
+            .next()
+            .and_then(|p| p.trim_end_matches(" %)").trim().parse().ok())
+            .unwrap_or_else(|| panic!("bad statistics line {line}"));
+        if jit {
+            assert!(pct > 50.0, "too little ran compiled: {line}");
+        } else {
+            assert!(pct == 0.0, "--no-jit compiled: {line}");
+        }
+        assert_eq!(vm.wait_exit().code(), Some(0));
+    }
+}
+
 /// The rv32 kernel and userland with the same scratch disk and 9p share.
 #[test]
 fn rv32_disk_and_share() {

@@ -269,6 +269,8 @@ trait Cpu {
     fn set_jit(&mut self, on: bool) -> Result<(), vf_riscv::JitError>;
     #[cfg(feature = "jit")]
     fn jit_compiled(&self) -> u64;
+    #[cfg(feature = "jit")]
+    fn jit_insns(&self) -> u64;
 }
 
 impl<X: HartXlen> Cpu for Hart<X, BoardBus> {
@@ -342,6 +344,10 @@ impl<X: HartXlen> Cpu for Hart<X, BoardBus> {
     #[cfg(feature = "jit")]
     fn jit_compiled(&self) -> u64 {
         Hart::jit_compiled(self)
+    }
+    #[cfg(feature = "jit")]
+    fn jit_insns(&self) -> u64 {
+        Hart::jit_insns(self)
     }
 }
 
@@ -573,6 +579,12 @@ impl Machine {
     #[cfg(feature = "jit")]
     pub fn jit_compiled(&self) -> u64 {
         self.cpu.jit_compiled()
+    }
+
+    /// Instructions retired by compiled code so far.
+    #[cfg(feature = "jit")]
+    pub fn jit_insns(&self) -> u64 {
+        self.cpu.jit_insns()
     }
 
     /// The current `mtime`.

@@ -896,7 +896,13 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
     fn exec_block(&mut self) {
         let mut pc = self.pc;
         let mut n = self.insns;
+        // The link cell (index + 1) of the compiled block that just ran, with its
+        // RAM page and virtual page (see `jit::Link`).
+        #[cfg(feature = "jit")]
+        let mut fill = (0usize, 0u64, 0u64);
         while n < self.stop_at {
+            #[cfg(feature = "jit")]
+            let filling = std::mem::take(&mut fill);
             if self.blocks_stale {
                 self.flush_blocks();
             }
@@ -938,7 +944,12 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             #[cfg(feature = "jit")]
             if X::XLEN == 64 && self.jit.is_some() {
-                if let Some((next, retired, step)) = self.run_compiled(bi, pcu & !0xfff) {
+                let page_va = pcu & !0xfff;
+                if filling.0 != 0 && filling.1 == at & !0xfff && filling.2 == page_va {
+                    // The last compiled block led here, in its page: link them.
+                    self.link(filling.0, bi, at);
+                }
+                if let Some((next, retired, step, link)) = self.run_compiled(bi, page_va, n) {
                     n += retired;
                     self.jit_insns += retired;
                     self.insns = n;
@@ -947,6 +958,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
                         n += 1;
                         self.insns = n;
                         pc = self.step(pc);
+                    } else {
+                        fill = (link, at & !0xfff, page_va);
                     }
                     continue;
                 }
@@ -1033,14 +1046,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
     }
 
-    /// Runs block `bi` (valid, and fitting in the budget) as host code if it
-    /// is compiled or has become hot enough to compile: gives the next pc,
-    /// the instructions retired, and whether the instruction at the next pc
-    /// must go through the interpreter first ([`jit::STEP`]). `None`: interpret it.
+    /// Runs block `bi` (valid, and fitting in the budget at instruction
+    /// count `n`) as host code if it is compiled, and then the compiled
+    /// blocks its exits are linked to while they fit in the budget. Gives
+    /// the next pc, the instructions retired, whether the instruction at the
+    /// next pc must go through the interpreter first ([`jit::STEP`]), and
+    /// the link cell (index + 1, or 0) of the exit taken. `None`: interpret it.
     #[cfg(feature = "jit")]
     #[inline(always)]
-    fn run_compiled(&mut self, bi: usize, page_va: u64) -> Option<(u64, u64, bool)> {
-        let Some(f) = self.heads[bi].code else {
+    fn run_compiled(&mut self, bi: usize, page_va: u64, n: u64) -> Option<(u64, u64, bool, usize)> {
+        let Some(mut f) = self.heads[bi].code else {
             self.count_run(bi);
             return None;
         };
@@ -1053,17 +1068,58 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             page_va,
             pc_out: 0,
         };
-        // SAFETY: `f` was compiled from block `bi` as it is now (a rebuild
-        // of the slot drops the code), for an RV64 hart (`set_jit` makes a
-        // compiler only when XLEN is 64, where `X::Reg` is `u64`, so `x`
-        // points at 32 `u64`s). `ctx` carries pointers to live storage of
-        // this hart: the register file, RAM (whose length never changes) and
-        // the TLBs of the current data privilege, which nothing else touches
-        // while the code runs. The code keeps to the contract in jit.rs: it
-        // touches the registers, and RAM only through a matching entry of
-        // these TLBs inside its page, exactly like the interpreter's fast path.
-        let r = unsafe { f(&mut ctx) };
-        Some((ctx.pc_out, r & 0xffff_ffff, r & jit::STEP != 0))
+        let mut retired = 0;
+        loop {
+            // SAFETY: `f` is the code of block `bi` as it is now (a rebuild
+            // of the slot takes its code only from a compilation of the same
+            // RAM bytes: same offset, same page generation), or of a block
+            // that a link joins to it, which is as valid (see `jit::Link`);
+            // it was compiled for an RV64 hart (`set_jit` makes a compiler
+            // only when XLEN is 64, where `X::Reg` is `u64`, so `x` points at
+            // 32 `u64`s). `ctx` carries pointers to live storage of this hart:
+            // the register file, RAM (whose length never changes) and the
+            // TLBs of the current data privilege, which nothing else touches
+            // while the code runs. The code keeps to the contract in jit.rs:
+            // it touches the registers, and RAM only through a matching entry
+            // of these TLBs inside its page, exactly like the interpreter's
+            // fast path.
+            let r = unsafe { f(&mut ctx) };
+            retired += r & 0xffff;
+            let next = ctx.pc_out;
+            if r & jit::STEP != 0 {
+                return Some((next, retired, true, 0));
+            }
+            let link = (r >> 32) as usize;
+            let cell = match self.jit.as_deref() {
+                Some(j) if link != 0 && next & !0xfff == page_va => j.links[link - 1],
+                _ => return Some((next, retired, false, 0)),
+            };
+            match cell.code {
+                Some(g)
+                    if u64::from(cell.poff) == next & 0xfff
+                        && self.stop_at.saturating_sub(n + retired) >= u64::from(cell.n) =>
+                {
+                    f = g
+                }
+                _ => return Some((next, retired, false, link)),
+            }
+        }
+    }
+
+    /// Points link cell `link` (index + 1) at block `bi`, which starts at
+    /// RAM offset `at`, if it is compiled (see `jit::Link`).
+    #[cfg(feature = "jit")]
+    fn link(&mut self, link: usize, bi: usize, at: u64) {
+        let h = self.heads[bi];
+        if let (Some(code), Some(j)) = (h.code, self.jit.as_deref_mut()) {
+            if let Some(cell) = j.links.get_mut(link - 1) {
+                *cell = jit::Link {
+                    code: Some(code),
+                    poff: (at & 0xfff) as u16,
+                    n: h.n as u16,
+                };
+            }
+        }
     }
 
     /// Counts a run of block `bi`; when it becomes hot, sends it to the
@@ -1088,8 +1144,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             *d = (o.op(), o.poff);
         }
         let end = blk.ops[n].poff;
-        if let Some(j) = self.jit.as_mut() {
-            j.request(at, gen, &ops[..n], end);
+        let Some(j) = self.jit.as_mut() else {
+            return;
+        };
+        if !j.request(at, gen, &ops[..n], end) {
+            // Out of link cells: all code goes, and this block is asked for again.
+            self.drop_compiled();
+            if let Some(j) = self.jit.as_mut() {
+                j.reset();
+                j.request(at, gen, &ops[..n], end);
+            }
         }
     }
 

@@ -19,8 +19,11 @@
 //!   invariant (an entry maps a virtual page to a RAM page) makes the access
 //!   lie in RAM.
 //! - It retires instructions strictly in order and returns how many
-//!   (`ret & 0xffff_ffff`); [`JitCtx::pc_out`] is the pc after the last one,
+//!   (`ret & 0xffff`); [`JitCtx::pc_out`] is the pc after the last one,
 //!   which is the pc of an instruction that did not run when `ret & STEP`.
+//!   Otherwise `ret >> 32`, when not 0, is 1 + the index of the exit's
+//!   [`Link`]: the hart records there the compiled block it found next, and
+//!   the next time goes straight to it (see [`Link`]).
 //! - pc-relative values come from [`JitCtx::page_va`], the virtual page the
 //!   block runs from: blocks are keyed by RAM offset, and the same code may be
 //!   mapped at several addresses.
@@ -48,7 +51,34 @@ pub(crate) const THRESHOLD: u32 = 256;
 
 /// Flag in the return value of compiled code: the instruction at
 /// [`JitCtx::pc_out`] must run in the interpreter before anything else.
-pub(crate) const STEP: u64 = 1 << 32;
+pub(crate) const STEP: u64 = 1 << 16;
+
+/// Link cells (4 MiB); when they run out, all code goes as when the arena fills.
+const LINKS: usize = 1 << 18;
+
+/// Where an exit of a compiled block last led: the compiled block at page
+/// offset `poff` of the same page (`u16::MAX`: nothing yet), with `n` ops.
+///
+/// Following a link skips the block lookup, which is sound because links
+/// only join blocks of one RAM page decoded at one code generation: a block
+/// entered through the lookup is valid (its page's generation is the one it
+/// was decoded at), and then so is every block its links reach, which were
+/// decoded from the same page at the same generation. Nothing in compiled
+/// code writes a code page (stores into one leave through [`STEP`]), so a
+/// chain of linked blocks cannot invalidate itself. Link cells belong to the
+/// code that uses them and are cleared with it.
+#[derive(Clone, Copy)]
+pub(crate) struct Link {
+    pub code: Option<JitFn>,
+    pub poff: u16,
+    pub n: u16,
+}
+
+const NO_LINK: Link = Link {
+    code: None,
+    poff: u16::MAX,
+    n: 0,
+};
 
 /// Size of the executable arena.
 const ARENA: usize = 32 << 20;
@@ -120,8 +150,12 @@ pub(crate) struct Jit {
     queued: HashMap<u64, u32, BuildHasherDefault<OffsetHasher>>,
     jobs: mpsc::Sender<Job>,
     done: mpsc::Receiver<Done>,
-    /// A block back from the worker that did not fit in the full arena.
-    held: Option<Done>,
+    /// The link cells of all code ([`Link`]); code gets its cells when requested.
+    pub(crate) links: Box<[Link]>,
+    next_link: usize,
+    /// Bumped by every reset: code requested before it is not installed,
+    /// since its link cells may have gone to other code since.
+    epoch: u64,
     /// Blocks installed since the hart was made (statistics).
     pub compiled: u64,
 }
@@ -131,6 +165,9 @@ pub(crate) struct Jit {
 struct Job {
     at: u64,
     gen: u32,
+    epoch: u64,
+    /// The index of the block's first link cell.
+    link_base: u32,
     ops: Vec<(Op, u16)>,
     end_poff: u16,
 }
@@ -140,6 +177,7 @@ struct Job {
 struct Done {
     at: u64,
     gen: u32,
+    epoch: u64,
     code: Option<Vec<u8>>,
 }
 
@@ -158,7 +196,7 @@ pub(crate) enum Take {
     Declined,
     /// A block with its code.
     Code(Installed),
-    /// The arena is full: drop every compiled block, [`Jit::reset`], and take again.
+    /// The arena is full: drop every compiled block and [`Jit::reset`].
     Full,
 }
 
@@ -173,10 +211,11 @@ impl Jit {
             .spawn(move || {
                 // Ends when the hart drops its `Jit` (the job channel closes).
                 while let Ok(job) = jobs_rx.recv() {
-                    let code = compiler.compile(&job.ops, job.end_poff);
+                    let code = compiler.compile(&job.ops, job.end_poff, job.link_base);
                     let answer = Done {
                         at: job.at,
                         gen: job.gen,
+                        epoch: job.epoch,
                         code,
                     };
                     if done_tx.send(answer).is_err() {
@@ -192,7 +231,9 @@ impl Jit {
             queued: HashMap::default(),
             jobs,
             done,
-            held: None,
+            links: vec![NO_LINK; LINKS].into_boxed_slice(),
+            next_link: 0,
+            epoch: 0,
             compiled: 0,
         })
     }
@@ -207,6 +248,9 @@ impl Jit {
     pub(crate) fn reset(&mut self) {
         self.used = 0;
         self.codes.clear();
+        self.links.fill(NO_LINK);
+        self.next_link = 0;
+        self.epoch += 1;
     }
 
     /// Forgets which blocks have code (page generations wrapped), keeping the code.
@@ -225,43 +269,46 @@ impl Jit {
     /// Sends the block at RAM offset `at`, decoded at page generation
     /// `gen`, to the worker: `ops` with their page offsets, and the page
     /// offset the block falls through to after the last one.
-    pub(crate) fn request(&mut self, at: u64, gen: u32, ops: &[(Op, u16)], end_poff: u16) {
+    /// `false`: the link cells ran out (drop every compiled block, [`Jit::reset`]).
+    pub(crate) fn request(&mut self, at: u64, gen: u32, ops: &[(Op, u16)], end_poff: u16) -> bool {
         if self.queued.get(&at) == Some(&gen) {
-            return;
+            return true;
+        }
+        let exits = 1 + ops.iter().filter(|(op, _)| is_branch(op.k)).count();
+        if self.next_link + exits > LINKS {
+            return false;
         }
         let job = Job {
             at,
             gen,
+            epoch: self.epoch,
+            link_base: self.next_link as u32,
             ops: ops.to_vec(),
             end_poff,
         };
+        self.next_link += exits;
         // A worker that is gone (it panicked) leaves the block interpreted.
         if self.jobs.send(job).is_ok() {
             self.queued.insert(at, gen);
         }
+        true
     }
 
     /// Takes one block back from the worker and installs its code in the
     /// arena; with `wait`, waits for one if any is still being compiled.
     pub(crate) fn take(&mut self, wait: bool) -> Take {
-        let d = match self.held.take() {
-            Some(d) => d,
-            None => {
-                let r = if wait && self.pending() {
-                    self.done.recv().ok()
-                } else {
-                    self.done.try_recv().ok()
-                };
-                let Some(d) = r else {
-                    return Take::Nothing;
-                };
-                if self.queued.get(&d.at) == Some(&d.gen) {
-                    self.queued.remove(&d.at);
-                }
-                d
-            }
+        let r = if wait && self.pending() {
+            self.done.recv().ok()
+        } else {
+            self.done.try_recv().ok()
         };
-        let Some(bytes) = &d.code else {
+        let Some(d) = r else {
+            return Take::Nothing;
+        };
+        if self.queued.get(&d.at) == Some(&d.gen) {
+            self.queued.remove(&d.at);
+        }
+        let Some(bytes) = d.code.as_ref().filter(|_| d.epoch == self.epoch) else {
             return Take::Declined;
         };
         match self.install(bytes) {
@@ -275,10 +322,8 @@ impl Jit {
                 })
             }
             Some(None) => Take::Declined,
-            None => {
-                self.held = Some(d);
-                Take::Full
-            }
+            // The block goes with the rest and is requested again when hot.
+            None => Take::Full,
         }
     }
 
@@ -352,7 +397,7 @@ impl Compiler {
     /// page offset the block falls through to after the last one. `None`
     /// when the block starts with an op left to the interpreter (or, which
     /// only costs speed, when Cranelift fails).
-    fn compile(&mut self, ops: &[(Op, u16)], end_poff: u16) -> Option<Vec<u8>> {
+    fn compile(&mut self, ops: &[(Op, u16)], end_poff: u16, link_base: u32) -> Option<Vec<u8>> {
         if ops.is_empty() || !supported(ops[0].0.k) {
             return None;
         }
@@ -364,7 +409,7 @@ impl Compiler {
         let fc = self.isa.frontend_config();
         {
             let b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
-            let mut t = Translator::new(b);
+            let mut t = Translator::new(b, link_base);
             t.block(ops, end_poff);
             t.b.seal_all_blocks();
             t.b.finalize(fc);
@@ -396,6 +441,11 @@ impl Hasher for OffsetHasher {
     fn write_u64(&mut self, v: u64) {
         self.0 = (v ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+}
+
+/// Whether an op may leave the block in its middle (and so needs a link cell).
+fn is_branch(k: K) -> bool {
+    matches!(k, K::Beq | K::Bne | K::Blt | K::Bge | K::Bltu | K::Bgeu)
 }
 
 /// Whether the compiler translates ops of kind `k`.
@@ -483,6 +533,8 @@ struct Translator<'a> {
     cur: [Option<Value>; 32],
     /// Registers written so far (bit per register).
     dirty: u32,
+    /// The link cell of the next exit that may continue in compiled code.
+    next_link: u32,
 }
 
 /// Register file and context fields: never trap, never alias guest RAM.
@@ -498,7 +550,7 @@ fn guest() -> MemFlagsData {
 }
 
 impl<'a> Translator<'a> {
-    fn new(mut b: FunctionBuilder<'a>) -> Self {
+    fn new(mut b: FunctionBuilder<'a>, link_base: u32) -> Self {
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -514,6 +566,7 @@ impl<'a> Translator<'a> {
             page_va: None,
             cur: [None; 32],
             dirty: 0,
+            next_link: link_base,
         }
     }
 
@@ -564,6 +617,11 @@ impl<'a> Translator<'a> {
             }
         }
         self.b.ins().store(trusted(), pc, self.ctx, CTX_PC_OUT);
+        let mut ret = ret;
+        if ret & STEP == 0 {
+            ret |= (self.next_link as u64 + 1) << 32;
+            self.next_link += 1;
+        }
         let r = self.b.ins().iconst(I64, ret as i64);
         self.b.ins().return_(&[r]);
     }
