@@ -253,9 +253,12 @@ impl Jit {
         self.epoch += 1;
     }
 
-    /// Forgets which blocks have code (page generations wrapped), keeping the code.
+    /// Forgets which blocks have code, keeping the code, and drops what is
+    /// being compiled: page generations wrapped, so a generation no longer
+    /// tells which bytes a block was decoded from.
     pub(crate) fn forget(&mut self) {
         self.codes.clear();
+        self.epoch += 1;
     }
 
     /// The code of the block at RAM offset `at` decoded at page generation `gen`, if compiled.
@@ -381,7 +384,6 @@ impl Compiler {
         };
         set(&mut flags, "opt_level", "speed")?;
         set(&mut flags, "is_pic", "false")?;
-        set(&mut flags, "enable_verifier", "false")?;
         let isa = cranelift_native::builder()
             .map_err(|e| JitError::Host(e.to_string()))?
             .finish(settings::Flags::new(flags))
