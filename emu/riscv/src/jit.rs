@@ -527,6 +527,14 @@ struct Translator<'a> {
     b: FunctionBuilder<'a>,
     ctx: Value,
     xp: Value,
+    c: Cached,
+    /// The link cell of the next exit that may continue in compiled code.
+    next_link: u32,
+}
+
+/// What the main path has loaded or computed so far.
+#[derive(Clone, Copy)]
+struct Cached {
     ram: Option<Value>,
     ltlb: Option<Value>,
     stlb: Option<Value>,
@@ -535,8 +543,6 @@ struct Translator<'a> {
     cur: [Option<Value>; 32],
     /// Registers written so far (bit per register).
     dirty: u32,
-    /// The link cell of the next exit that may continue in compiled code.
-    next_link: u32,
 }
 
 /// Register file and context fields: never trap, never alias guest RAM.
@@ -562,12 +568,14 @@ impl<'a> Translator<'a> {
             b,
             ctx,
             xp,
-            ram: None,
-            ltlb: None,
-            stlb: None,
-            page_va: None,
-            cur: [None; 32],
-            dirty: 0,
+            c: Cached {
+                ram: None,
+                ltlb: None,
+                stlb: None,
+                page_va: None,
+                cur: [None; 32],
+                dirty: 0,
+            },
             next_link: link_base,
         }
     }
@@ -583,7 +591,7 @@ impl<'a> Translator<'a> {
 
     /// pc of the instruction at page offset `poff`, plus `add`.
     fn pc(&mut self, poff: u16, add: i64) -> Value {
-        let pv = self.field(|t| &mut t.page_va, CTX_PAGE_VA);
+        let pv = self.field(|t| &mut t.c.page_va, CTX_PAGE_VA);
         self.b.ins().iadd_imm_s(pv, poff as i64 + add)
     }
 
@@ -592,29 +600,29 @@ impl<'a> Translator<'a> {
         if r == 0 {
             return self.b.ins().iconst(I64, 0);
         }
-        if let Some(v) = self.cur[r] {
+        if let Some(v) = self.c.cur[r] {
             return v;
         }
         let v = self.b.ins().load(I64, trusted(), self.xp, 8 * r as i32);
-        self.cur[r] = Some(v);
+        self.c.cur[r] = Some(v);
         v
     }
 
     fn set(&mut self, r: u8, v: Value) {
         let r = (r & 31) as usize;
         if r != 0 {
-            self.cur[r] = Some(v);
-            self.dirty |= 1 << r;
+            self.c.cur[r] = Some(v);
+            self.c.dirty |= 1 << r;
         }
     }
 
     /// Ends the current block: stores the written registers, sets `pc_out`, returns `ret`.
     fn exit(&mut self, pc: Value, ret: u64) {
-        let mut d = self.dirty;
+        let mut d = self.c.dirty;
         while d != 0 {
             let r = d.trailing_zeros() as usize;
             d &= d - 1;
-            if let Some(v) = self.cur[r] {
+            if let Some(v) = self.c.cur[r] {
                 self.b.ins().store(trusted(), v, self.xp, 8 * r as i32);
             }
         }
@@ -636,23 +644,9 @@ impl<'a> Translator<'a> {
         self.b.ins().brif(cond, out, &[], go_on, &[]);
         self.b.switch_to_block(out);
         // Values first made in the exit block do not reach the main path.
-        let saved = (
-            self.cur,
-            self.dirty,
-            self.ram,
-            self.ltlb,
-            self.stlb,
-            self.page_va,
-        );
+        let saved = self.c;
         f(self);
-        (
-            self.cur,
-            self.dirty,
-            self.ram,
-            self.ltlb,
-            self.stlb,
-            self.page_va,
-        ) = saved;
+        self.c = saved;
         self.b.switch_to_block(go_on);
     }
 
@@ -660,9 +654,9 @@ impl<'a> Translator<'a> {
     /// that leaves the instruction (index `i`, page offset `poff`) to the interpreter.
     fn host_addr(&mut self, store: bool, va: Value, size: i64, i: usize, poff: u16) -> Value {
         let tlb = if store {
-            self.field(|t| &mut t.stlb, CTX_STLB)
+            self.field(|t| &mut t.c.stlb, CTX_STLB)
         } else {
-            self.field(|t| &mut t.ltlb, CTX_LTLB)
+            self.field(|t| &mut t.c.ltlb, CTX_LTLB)
         };
         let ins = self.b.ins();
         let vpn = ins.ushr_imm_u(va, 12);
@@ -683,7 +677,7 @@ impl<'a> Translator<'a> {
             t.exit(pc, i as u64 | STEP);
         });
         let addend = self.b.ins().load(I64, trusted(), e, 8);
-        let ram = self.field(|t| &mut t.ram, CTX_RAM);
+        let ram = self.field(|t| &mut t.c.ram, CTX_RAM);
         let off = self.b.ins().iadd(va, addend);
         self.b.ins().iadd(ram, off)
     }
