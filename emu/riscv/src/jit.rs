@@ -153,8 +153,9 @@ pub(crate) struct Jit {
     /// The link cells of all code ([`Link`]); code gets its cells when requested.
     pub(crate) links: Box<[Link]>,
     next_link: usize,
-    /// Bumped by every reset: code requested before it is not installed,
-    /// since its link cells may have gone to other code since.
+    /// Bumped by [`Jit::reset`] and [`Jit::forget`]: code requested before
+    /// is not installed, since its link cells may have gone to other code
+    /// or its page generation may stand for other bytes by then.
     epoch: u64,
     /// Blocks installed since the hart was made (statistics).
     pub compiled: u64,
