@@ -44,7 +44,7 @@ BUILD = [
      " && /tmp/tcc2 -v && cd /"),
 ]
 
-def run(name, argv, work=WORK):
+def run(name, argv, work=WORK, boot="boot to prompt"):
     t0 = time.monotonic()
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
@@ -64,8 +64,8 @@ def run(name, argv, work=WORK):
         out, buf = buf[:i], buf[i:]
         return out
     wait_for(PROMPT)
-    boot = time.monotonic() - t0
-    rows = [(name, "boot to prompt", boot)]
+    boot_s = time.monotonic() - t0
+    rows = [(name, boot, boot_s)]
     for label, cmd in work:
         t = time.monotonic()
         p.stdin.write(cmd.encode() + b"\n"); p.stdin.flush()
@@ -107,19 +107,19 @@ if os.path.exists(tcc_initrd):
             json.dump({"version": 1, "machine": "riscv64", "memory_size": 128,
                        "kernel": f"{images}/Image", "initrd": tcc_initrd,
                        "cmdline": "console=hvc0 earlycon=sbi quiet"}, f)
-        rows_b, _ = run("vfvm-build", [vfvm, cfg], BUILD)
+        rows_b, _ = run("vfvm-build", [vfvm, cfg], BUILD, "boot, TinyCC initramfs")
         rows += rows_b
     if rows_q:
         qemu_b = [tcc_initrd if a == f"{images}/initramfs.cpio" else a for a in qemu]
-        rows_qb, _ = run("qemu-build", qemu_b, BUILD)
+        rows_qb, _ = run("qemu-build", qemu_b, BUILD, "boot, TinyCC initramfs")
         rows_q += rows_qb
 
 print(f"vfvm (host clock) at the prompt: {marks[0] if marks else '?'}")
 print(f"vfvm (deterministic) at the prompt: {det[0] if det else '?'}")
 q = {k: v for (_, k, v) in rows_q}
-print(f"{'what':<22} {'vfvm s':>9} {'qemu s':>9} {'vfvm/qemu':>10}")
+print(f"{'what':<24} {'vfvm s':>9} {'qemu s':>9} {'vfvm/qemu':>10}")
 for (_, k, v) in rows:
     qs = q.get(k)
     ratio = f"{v / qs:10.2f}" if qs else f"{'-':>10}"
-    print(f"{k:<22} {v:9.3f} {qs if qs is not None else float('nan'):9.3f} {ratio}")
+    print(f"{k:<24} {v:9.3f} {qs if qs is not None else float('nan'):9.3f} {ratio}")
 EOF
