@@ -196,6 +196,22 @@ struct Block {
     ops: [BlockOp; BLOCK_MAX + 1],
 }
 
+/// How a run of compiled code ended ([`Hart::run_compiled`]).
+#[cfg(feature = "jit")]
+struct Compiled {
+    /// The pc to go on at.
+    next: u64,
+    /// Instructions retired.
+    retired: u64,
+    /// The instruction at `next` must go through the interpreter first ([`jit::STEP`]).
+    step: bool,
+    /// The link cell (index + 1, or 0) of the exit taken.
+    link: usize,
+    /// The virtual page and RAM page offset of the last block that ran.
+    page_va: u64,
+    ram_page: u64,
+}
+
 /// The part of a block slot that every lookup reads (see [`Block`]).
 #[derive(Clone, Copy)]
 struct BlockHead {
@@ -944,22 +960,22 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             }
             #[cfg(feature = "jit")]
             if X::XLEN == 64 && self.jit.is_some() {
-                let page_va = pcu & !0xfff;
-                if filling.0 != 0 && filling.1 == at & !0xfff && filling.2 == page_va {
-                    // The last compiled block led here, in its page: link them.
-                    self.link(filling.0, bi, at);
+                if filling.0 != 0 {
+                    // The last compiled block led here: link them.
+                    let same = filling.1 == at & !0xfff && filling.2 == pcu & !0xfff;
+                    self.link(filling.0, bi, pcu, same);
                 }
-                if let Some((next, retired, step, link)) = self.run_compiled(bi, page_va, n) {
-                    n += retired;
-                    self.jit_insns += retired;
+                if let Some(out) = self.run_compiled(bi, pcu & !0xfff, at & !0xfff, n) {
+                    n += out.retired;
+                    self.jit_insns += out.retired;
                     self.insns = n;
-                    pc = X::Reg::from_u64(next);
-                    if step {
+                    pc = X::Reg::from_u64(out.next);
+                    if out.step {
                         n += 1;
                         self.insns = n;
                         pc = self.step(pc);
                     } else {
-                        fill = (link, at & !0xfff, page_va);
+                        fill = (out.link, out.ram_page, out.page_va);
                     }
                     continue;
                 }
@@ -1046,15 +1062,20 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
     }
 
-    /// Runs block `bi` (valid, and fitting in the budget at instruction
-    /// count `n`) as host code if it is compiled, and then the compiled
-    /// blocks its exits are linked to while they fit in the budget. Gives
-    /// the next pc, the instructions retired, whether the instruction at the
-    /// next pc must go through the interpreter first ([`jit::STEP`]), and
-    /// the link cell (index + 1, or 0) of the exit taken. `None`: interpret it.
+    /// Runs block `bi` (valid, fitting in the budget at instruction count
+    /// `n`, at virtual page `page_va` and RAM page offset `ram_page`) as host
+    /// code if it is compiled, and then the compiled blocks its exits are
+    /// linked to while they fit in the budget (see [`jit::Link`]). `None`:
+    /// interpret it.
     #[cfg(feature = "jit")]
     #[inline(always)]
-    fn run_compiled(&mut self, bi: usize, page_va: u64, n: u64) -> Option<(u64, u64, bool, usize)> {
+    fn run_compiled(
+        &mut self,
+        bi: usize,
+        mut page_va: u64,
+        mut ram_page: u64,
+        n: u64,
+    ) -> Option<Compiled> {
         let Some(mut f) = self.heads[bi].code else {
             self.count_run(bi);
             return None;
@@ -1073,10 +1094,11 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             // SAFETY: `f` is the code of block `bi` as it is now (a rebuild
             // of the slot takes its code only from a compilation of the same
             // RAM bytes: same offset, same page generation), or of a block
-            // that a link joins to it, which is as valid (see `jit::Link`);
-            // it was compiled for an RV64 hart (`set_jit` makes a compiler
-            // only when XLEN is 64, where `X::Reg` is `u64`, so `x` points at
-            // 32 `u64`s). `ctx` carries pointers to live storage of this hart:
+            // that a link joins to it, which is as valid (see `jit::Link`),
+            // at the virtual page `ctx.page_va` maps to its RAM page; it was
+            // compiled for an RV64 hart (`set_jit` makes a compiler only when
+            // XLEN is 64, where `X::Reg` is `u64`, so `x` points at 32
+            // `u64`s). `ctx` carries pointers to live storage of this hart:
             // the register file, RAM (whose length never changes) and the
             // TLBs of the current data privilege, which nothing else touches
             // while the code runs. The code keeps to the contract in jit.rs:
@@ -1085,38 +1107,81 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             // fast path.
             let r = unsafe { f(&mut ctx) };
             retired += r & 0xffff;
-            let next = ctx.pc_out;
-            if r & jit::STEP != 0 {
-                return Some((next, retired, true, 0));
-            }
-            let link = (r >> 32) as usize;
-            let cell = match self.jit.as_deref() {
-                Some(j) if link != 0 && next & !0xfff == page_va => j.links[link - 1],
-                _ => return Some((next, retired, false, 0)),
+            let mut out = Compiled {
+                next: ctx.pc_out,
+                retired,
+                step: r & jit::STEP != 0,
+                link: (r >> 32) as usize,
+                page_va,
+                ram_page,
             };
-            match cell.code {
-                Some(g)
-                    if u64::from(cell.poff) == next & 0xfff
-                        && self.stop_at.saturating_sub(n + retired) >= u64::from(cell.n) =>
-                {
-                    f = g
-                }
-                _ => return Some((next, retired, false, link)),
+            if out.step {
+                out.link = 0;
+                return Some(out);
             }
+            let next = out.next;
+            let cell = match self.jit.as_deref() {
+                Some(j) if out.link != 0 => j.links[out.link - 1],
+                _ => return Some(out),
+            };
+            let Some(g) = cell.code else {
+                return Some(out);
+            };
+            if u64::from(cell.poff) != next & 0xfff
+                || self.stop_at.saturating_sub(n + retired) < u64::from(cell.n)
+            {
+                return Some(out);
+            }
+            if cell.vpn == u64::MAX {
+                // A link within the page.
+                if next & !0xfff != page_va {
+                    return Some(out);
+                }
+            } else {
+                // A link into another page: the fetch TLB must still map the
+                // page to the same RAM, and the page must not have been written.
+                let vpn = next >> 12;
+                let e = self.tlb.sets[self.prv as usize & 3][Access::Fetch as usize]
+                    [(vpn as usize) & (TLB_SIZE - 1)];
+                let target = (next & !0xfff).wrapping_add(cell.addend);
+                if cell.vpn != vpn
+                    || e.tag != vpn
+                    || e.addend != cell.addend
+                    || self.page_gen.get((target >> 12) as usize) != Some(&cell.gen)
+                {
+                    return Some(out);
+                }
+                page_va = next & !0xfff;
+                ram_page = target;
+                ctx.page_va = page_va;
+                self.fetch_vpn = vpn;
+                self.fetch_addend = cell.addend;
+                self.code_page = ram_page;
+            }
+            f = g;
         }
     }
 
     /// Points link cell `link` (index + 1) at block `bi`, which starts at
-    /// RAM offset `at`, if it is compiled (see `jit::Link`).
+    /// `pc`, if it is compiled: as a link within the page of the exit's
+    /// block when `same`, else as one into the fetch cache's page (see `jit::Link`).
     #[cfg(feature = "jit")]
-    fn link(&mut self, link: usize, bi: usize, at: u64) {
+    fn link(&mut self, link: usize, bi: usize, pc: u64, same: bool) {
         let h = self.heads[bi];
+        let (vpn, addend) = if same {
+            (u64::MAX, 0)
+        } else {
+            (self.fetch_vpn, self.fetch_addend)
+        };
         if let (Some(code), Some(j)) = (h.code, self.jit.as_deref_mut()) {
             if let Some(cell) = j.links.get_mut(link - 1) {
                 *cell = jit::Link {
                     code: Some(code),
-                    poff: (at & 0xfff) as u16,
+                    poff: (pc & 0xfff) as u16,
                     n: h.n as u16,
+                    gen: h.gen,
+                    vpn,
+                    addend,
                 };
             }
         }

@@ -53,31 +53,43 @@ pub(crate) const THRESHOLD: u32 = 256;
 /// [`JitCtx::pc_out`] must run in the interpreter before anything else.
 pub(crate) const STEP: u64 = 1 << 16;
 
-/// Link cells (4 MiB); when they run out, all code goes as when the arena fills.
+/// Link cells (8 MiB); when they run out, all code goes as when the arena fills.
 const LINKS: usize = 1 << 18;
 
 /// Where an exit of a compiled block last led: the compiled block at page
-/// offset `poff` of the same page (`u16::MAX`: nothing yet), with `n` ops.
+/// offset `poff` (`u16::MAX`: nothing yet), with `n` ops, either in the
+/// same page as the exit's block (`vpn == u64::MAX`) or in virtual page
+/// `vpn`, which the fetch TLB mapped with `addend` to a RAM page of code
+/// generation `gen`.
 ///
-/// Following a link skips the block lookup, which is sound because links
-/// only join blocks of one RAM page decoded at one code generation: a block
-/// entered through the lookup is valid (its page's generation is the one it
-/// was decoded at), and then so is every block its links reach, which were
-/// decoded from the same page at the same generation. Nothing in compiled
-/// code writes a code page (stores into one leave through [`STEP`]), so a
-/// chain of linked blocks cannot invalidate itself. Link cells belong to the
-/// code that uses them and are cleared with it.
+/// Following a link skips the block lookup. A link within a page is sound
+/// because it joins blocks of one RAM page decoded at one code generation:
+/// a chain starts at a block the lookup found valid (its page's generation
+/// is the one it was decoded at), and then so is every block such links
+/// reach, which were decoded from the same page at the same generation, at
+/// the same offset from whatever virtual page maps it. A link into another
+/// page is followed only while the fetch TLB of the current privilege still
+/// maps `vpn` with `addend` and that RAM page still has generation `gen`.
+/// Nothing in compiled code writes a code page (stores into one leave
+/// through [`STEP`]) or changes a translation, so a chain cannot invalidate
+/// itself. Link cells belong to the code that uses them and are cleared with it.
 #[derive(Clone, Copy)]
 pub(crate) struct Link {
     pub code: Option<JitFn>,
     pub poff: u16,
     pub n: u16,
+    pub gen: u32,
+    pub vpn: u64,
+    pub addend: u64,
 }
 
 const NO_LINK: Link = Link {
     code: None,
     poff: u16::MAX,
     n: 0,
+    gen: 0,
+    vpn: u64::MAX,
+    addend: 0,
 };
 
 /// Size of the executable arena.

@@ -227,6 +227,8 @@ fn program(seed: u64) -> Vec<u8> {
     a.addi(T6, T6, -1);
     a.bnez(T6, "loop");
     a.wfi();
+    // In the next page: calls and returns cross pages.
+    a.align(4096);
     a.label("sub");
     a.addi(T3, T3, 3);
     a.xor(T4, T4, T3);
@@ -322,5 +324,75 @@ fn a_store_into_a_compiled_block_is_seen_at_once() {
     jit.set_jit(true).unwrap();
     lockstep(&mut interp, &mut jit, "self-modifying loop");
     assert_eq!(interp.reg(10), 500 + 2 * 500);
+    assert!(jit.jit_insns() > 0);
+}
+
+#[test]
+fn a_store_into_a_linked_block_in_another_page_is_seen() {
+    // A loop calls a subroutine in the next page, and once both are hot
+    // (and linked) rewrites the subroutine's `addi a0, a0, 1` into
+    // `addi a0, a0, 2`: the next calls must run the new instruction.
+    let mut a = Asm::new();
+    a.li(A1, 1000);
+    a.la(A2, "sub");
+    a.li(A3, 0x0025_0513); // addi a0, a0, 2
+    a.li(A4, 500);
+    a.label("loop");
+    a.jal(RA, "sub");
+    a.addi(A1, A1, -1);
+    a.bne(A1, A4, "skip");
+    a.sw(A3, A2, 0);
+    a.label("skip");
+    a.bnez(A1, "loop");
+    a.wfi();
+    a.align(4096);
+    a.label("sub");
+    a.addi(A0, A0, 1);
+    a.ret();
+    let code = a.finish().unwrap();
+    let mut interp = hart(&code);
+    let mut jit = hart(&code);
+    jit.set_jit(true).unwrap();
+    lockstep(&mut interp, &mut jit, "cross-page self-modifying call");
+    assert_eq!(interp.reg(10), 500 + 2 * 500);
+    assert!(jit.jit_insns() > 0);
+}
+
+#[test]
+fn returns_to_the_same_offset_in_two_pages_stay_apart() {
+    // One return instruction leads to the same page offset in two pages,
+    // where different code follows: a link must not mistake one for the other.
+    let mut a = Asm::new();
+    let pad_to = |a: &mut Asm, off: usize| {
+        while a.pos() % 4096 != off {
+            a.nop();
+        }
+    };
+    a.li(A1, 600);
+    a.label("loop");
+    pad_to(&mut a, 0x100);
+    a.jal(RA, "sub"); // returns to page A + 0x104
+    a.addi(A0, A0, 1);
+    a.j("page_c");
+    a.align(4096);
+    a.label("sub");
+    a.addi(A2, A2, 1);
+    a.ret();
+    a.align(4096);
+    a.label("page_c");
+    pad_to(&mut a, 0x100);
+    a.jal(RA, "sub"); // returns to page C + 0x104
+    a.addi(A0, A0, 7);
+    a.addi(A1, A1, -1);
+    a.beq(A1, ZERO, "done");
+    a.j("loop");
+    a.label("done");
+    a.wfi();
+    let code = a.finish().unwrap();
+    let mut interp = hart(&code);
+    let mut jit = hart(&code);
+    jit.set_jit(true).unwrap();
+    lockstep(&mut interp, &mut jit, "returns into two pages");
+    assert_eq!(interp.reg(10), 600 * 8);
     assert!(jit.jit_insns() > 0);
 }
