@@ -86,7 +86,7 @@ const out = `# Web benchmark results
 
 bench/web.sh — ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; headless Chromium ${CHROMIUM_VERSION}, release page (web/build.sh: LTO, opt-level 3, wasm-opt ${WASM_OPT}). Load average at the start: ${load0}.
 
-MIPS = guest instructions / wall-clock seconds of execution (download excluded). Native: \`vfvm --elf --stats\` on the same ELF.
+MIPS = guest instructions / wall-clock seconds of execution (download excluded). Native: \`vfvm --elf --stats --no-jit\` on the same ELF (the interpreter, as in the page).
 
 | program | instructions | seconds (browser) | MIPS (browser) | MIPS (native) | browser / native |
 |---|---|---|---|---|---|
