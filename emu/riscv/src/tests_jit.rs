@@ -270,6 +270,16 @@ fn lockstep(interp: &mut Hart<Rv64, NoBus>, jit: &mut Hart<Rv64, NoBus>, what: &
     panic!("{what}: the program did not finish");
 }
 
+/// Runs `code` on an interpreting hart and on a compiling one in lockstep
+/// ([`lockstep`]); gives both harts at the end.
+fn run_both(code: &[u8], what: &str) -> (Hart<Rv64, NoBus>, Hart<Rv64, NoBus>) {
+    let mut interp = hart(code);
+    let mut jit = hart(code);
+    jit.set_jit(true).expect("the block compiler starts");
+    lockstep(&mut interp, &mut jit, what);
+    (interp, jit)
+}
+
 type State = (Vec<u64>, u64, u64, Vec<u8>, Option<u64>);
 
 fn state(h: &mut Hart<Rv64, NoBus>) -> State {
@@ -285,10 +295,7 @@ fn compiled_blocks_match_the_interpreter_on_random_programs() {
     let mut total = 0;
     for seed in 0..40u64 {
         let code = program(0x5eed_0000 + seed);
-        let mut interp = hart(&code);
-        let mut jit = hart(&code);
-        jit.set_jit(true).expect("the block compiler starts");
-        lockstep(&mut interp, &mut jit, &format!("seed {seed}"));
+        let (_, jit) = run_both(&code, &format!("seed {seed}"));
         assert!(jit.jit_compiled() > 0, "nothing was compiled, seed {seed}");
         compiled_insns += jit.jit_insns();
         total += jit.insns();
@@ -319,10 +326,7 @@ fn a_store_into_a_compiled_block_is_seen_at_once() {
     a.bnez(A1, "loop");
     a.wfi();
     let code = a.finish().unwrap();
-    let mut interp = hart(&code);
-    let mut jit = hart(&code);
-    jit.set_jit(true).unwrap();
-    lockstep(&mut interp, &mut jit, "self-modifying loop");
+    let (interp, jit) = run_both(&code, "self-modifying loop");
     assert_eq!(interp.reg(10), 500 + 2 * 500);
     assert!(jit.jit_insns() > 0);
 }
@@ -350,10 +354,7 @@ fn a_store_into_a_linked_block_in_another_page_is_seen() {
     a.addi(A0, A0, 1);
     a.ret();
     let code = a.finish().unwrap();
-    let mut interp = hart(&code);
-    let mut jit = hart(&code);
-    jit.set_jit(true).unwrap();
-    lockstep(&mut interp, &mut jit, "cross-page self-modifying call");
+    let (interp, jit) = run_both(&code, "cross-page self-modifying call");
     assert_eq!(interp.reg(10), 500 + 2 * 500);
     assert!(jit.jit_insns() > 0);
 }
@@ -389,10 +390,7 @@ fn returns_to_the_same_offset_in_two_pages_stay_apart() {
     a.label("done");
     a.wfi();
     let code = a.finish().unwrap();
-    let mut interp = hart(&code);
-    let mut jit = hart(&code);
-    jit.set_jit(true).unwrap();
-    lockstep(&mut interp, &mut jit, "returns into two pages");
+    let (interp, jit) = run_both(&code, "returns into two pages");
     assert_eq!(interp.reg(10), 600 * 8);
     assert!(jit.jit_insns() > 0);
 }
