@@ -1064,6 +1064,16 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         }
     }
 
+    /// Forgets every compiled block and empties the arena and the link cells
+    /// (they are full).
+    #[cfg(feature = "jit")]
+    pub(crate) fn reset_compiled(&mut self) {
+        self.drop_compiled();
+        if let Some(j) = self.jit.as_mut() {
+            j.reset();
+        }
+    }
+
     /// Runs block `bi` (valid, fitting in the budget at instruction count
     /// `n`, at virtual page `page_va` and RAM page offset `ram_page`) as host
     /// code if it is compiled, and then the compiled blocks its exits are
@@ -1216,9 +1226,8 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
         };
         if !j.request(at, gen, &ops[..n], end) {
             // Out of link cells: all code goes, and this block is asked for again.
-            self.drop_compiled();
+            self.reset_compiled();
             if let Some(j) = self.jit.as_mut() {
-                j.reset();
                 j.request(at, gen, &ops[..n], end);
             }
         }
@@ -1238,12 +1247,7 @@ impl<X: Xlen, B: Bus> Hart<X, B> {
             match j.take(wait) {
                 jit::Take::Nothing => return,
                 jit::Take::Declined => {}
-                jit::Take::Full => {
-                    self.drop_compiled();
-                    if let Some(j) = self.jit.as_mut() {
-                        j.reset();
-                    }
-                }
+                jit::Take::Full => self.reset_compiled(),
                 jit::Take::Code(c) => {
                     let h = &mut self.heads[Self::block_index(c.at)];
                     if h.at == c.at && h.gen == c.gen {
