@@ -247,10 +247,15 @@ fn hart(code: &[u8]) -> Hart<Rv64, NoBus> {
 }
 
 /// Runs both harts to the final WFI in the same slices of the budget,
-/// comparing their whole state after each; the compiling hart installs its
-/// compiled blocks after each slice, so they run as soon as they are hot.
-fn lockstep(interp: &mut Hart<Rv64, NoBus>, jit: &mut Hart<Rv64, NoBus>, what: &str) {
-    for _ in 0..10_000 {
+/// comparing their whole state after each.
+/// `between` runs on the compiling hart after each slice (slice number given).
+fn lockstep(
+    interp: &mut Hart<Rv64, NoBus>,
+    jit: &mut Hart<Rv64, NoBus>,
+    what: &str,
+    mut between: impl FnMut(&mut Hart<Rv64, NoBus>, usize),
+) {
+    for slice in 0..10_000 {
         let before = interp.insns();
         let (a, b) = (interp.run(1_999), jit.run(1_999));
         assert_eq!(a, b, "{what}: the runs stop differently");
@@ -265,7 +270,7 @@ fn lockstep(interp: &mut Hart<Rv64, NoBus>, jit: &mut Hart<Rv64, NoBus>, what: &
             Stop::Budget => assert_eq!(interp.insns(), before + 1_999, "{what}: budget overrun"),
             s => panic!("{what}: unexpected stop {s:?}"),
         }
-        jit.jit_settle();
+        between(jit, slice);
     }
     panic!("{what}: the program did not finish");
 }
@@ -276,7 +281,7 @@ fn run_both(code: &[u8], what: &str) -> (Hart<Rv64, NoBus>, Hart<Rv64, NoBus>) {
     let mut interp = hart(code);
     let mut jit = hart(code);
     jit.set_jit(true).expect("the block compiler starts");
-    lockstep(&mut interp, &mut jit, what);
+    lockstep(&mut interp, &mut jit, what, |h, _| h.jit_settle());
     (interp, jit)
 }
 
@@ -393,4 +398,41 @@ fn returns_to_the_same_offset_in_two_pages_stay_apart() {
     let (interp, jit) = run_both(&code, "returns into two pages");
     assert_eq!(interp.reg(10), 600 * 8);
     assert!(jit.jit_insns() > 0);
+}
+
+#[test]
+fn dropping_all_code_midway_changes_nothing() {
+    // What the hart does when the arena or the link cells fill up: all code
+    // goes, and blocks still being compiled are not installed when they come
+    // back (their link cells go to other code). Done here twice in each
+    // program: after the compiled blocks are taken in (slice 7), and before
+    // (slice 14; blocks become hot again within about 7 slices).
+    let mut recompiled = 0;
+    for seed in 0..8u64 {
+        let code = program(0x0dd5_0000 + seed);
+        let mut interp = hart(&code);
+        let mut jit = hart(&code);
+        jit.set_jit(true).expect("the block compiler starts");
+        let mut last = 0;
+        let between = |h: &mut Hart<Rv64, NoBus>, slice: usize| {
+            match slice {
+                7 => {
+                    h.jit_settle();
+                    h.reset_compiled();
+                }
+                14 => {
+                    h.reset_compiled();
+                    h.jit_settle();
+                }
+                _ => h.jit_settle(),
+            }
+            if h.jit_compiled() > last {
+                recompiled += 1;
+                last = h.jit_compiled();
+            }
+        };
+        lockstep(&mut interp, &mut jit, &format!("seed {seed}"), between);
+    }
+    // Compilation went on after the resets.
+    assert!(recompiled > 8, "compiled in only {recompiled} slices");
 }
